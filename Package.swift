@@ -1,0 +1,129 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+let package = Package(
+    name: "starling",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "starling", targets: ["starling"]),
+        .executable(name: "starling-bench", targets: ["StarlingBench"]),
+        .library(name: "StarlingCore", targets: ["StarlingCore"]),
+        .library(name: "StarlingEventLog", targets: ["StarlingEventLog"]),
+        .library(name: "StarlingModels", targets: ["StarlingModels"]),
+        .library(name: "StarlingStream", targets: ["StarlingStream"]),
+        .library(name: "StarlingServing", targets: ["StarlingServing"]),
+        .library(name: "StarlingHTTP", targets: ["StarlingHTTP"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
+    ],
+    targets: [
+        .target(
+            name: "StarlingCore",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "StarlingEventLog",
+            dependencies: [
+                "StarlingCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "StarlingModels",
+            dependencies: ["StarlingCore"]
+        ),
+        .target(
+            name: "StarlingStream",
+            dependencies: [
+                "StarlingCore",
+                "StarlingModels",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "StarlingServing",
+            dependencies: ["StarlingCore", "StarlingModels", "StarlingStream"]
+        ),
+        .target(
+            name: "StarlingHTTP",
+            dependencies: [
+                "StarlingCore",
+                "StarlingServing",
+                "StarlingStream",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(
+            name: "starling",
+            dependencies: [
+                "StarlingCore",
+                "StarlingEventLog",
+                "StarlingModels",
+                "StarlingStream",
+                "StarlingServing",
+                "StarlingHTTP",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "StarlingBench",
+            dependencies: [
+                "StarlingCore",
+                "StarlingEventLog",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "StarlingCoreTests", dependencies: ["StarlingCore"]),
+        .testTarget(name: "StarlingEventLogTests", dependencies: ["StarlingCore", "StarlingEventLog"]),
+        .testTarget(
+            name: "StarlingStreamTests",
+            dependencies: ["StarlingCore", "StarlingEventLog", "StarlingModels", "StarlingStream"]
+        ),
+        .testTarget(
+            name: "StarlingHTTPTests",
+            dependencies: [
+                "StarlingCore", "StarlingEventLog", "StarlingModels", "StarlingStream", "StarlingServing",
+                "StarlingHTTP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "StarlingIntegrationTests",
+            dependencies: ["StarlingCore"]
+        ),
+    ]
+)
+
+for target in package.targets where [.regular, .test, .executable].contains(target.type) {
+    var settings = target.swiftSettings ?? []
+    settings.append(.enableUpcomingFeature("ExistentialAny"))
+    settings.append(.enableUpcomingFeature("MemberImportVisibility"))
+    settings.append(.enableUpcomingFeature("InternalImportsByDefault"))
+    target.swiftSettings = settings
+}

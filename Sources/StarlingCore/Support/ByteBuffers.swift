@@ -1,0 +1,161 @@
+/// Appends little-endian binary values to a growable byte array.
+///
+/// The building block of every binary format Starling writes: log records, event payloads and checkpoints.
+public struct BinaryWriter: Sendable {
+    /// The bytes written so far.
+    public var bytes: [UInt8]
+
+    /// Creates a writer, reserving `capacity` bytes.
+    public init(capacity: Int = 256) {
+        self.bytes = []
+        self.bytes.reserveCapacity(capacity)
+    }
+
+    public mutating func write(_ value: UInt8) {
+        self.bytes.append(value)
+    }
+
+    public mutating func write(_ value: UInt32) {
+        withUnsafeBytes(of: value.littleEndian) { self.bytes.append(contentsOf: $0) }
+    }
+
+    public mutating func write(_ value: UInt64) {
+        withUnsafeBytes(of: value.littleEndian) { self.bytes.append(contentsOf: $0) }
+    }
+
+    public mutating func write(_ value: Int64) {
+        self.write(UInt64(bitPattern: value))
+    }
+
+    public mutating func write(_ value: Double) {
+        self.write(value.bitPattern)
+    }
+
+    public mutating func write(_ value: Float) {
+        self.write(value.bitPattern)
+    }
+
+    /// Writes an unsigned LEB128 varint.
+    public mutating func writeVarint(_ value: UInt64) {
+        var v = value
+        while v >= 0x80 {
+            self.bytes.append(UInt8(truncatingIfNeeded: v) | 0x80)
+            v >>= 7
+        }
+        self.bytes.append(UInt8(v))
+    }
+
+    /// Writes a varint length followed by the UTF-8 bytes.
+    public mutating func write(_ string: String) {
+        var s = string
+        s.withUTF8 { utf8 in
+            self.writeVarint(UInt64(utf8.count))
+            self.bytes.append(contentsOf: utf8)
+        }
+    }
+
+    /// Writes a presence byte, then the string if present.
+    public mutating func write(optional string: String?) {
+        if let string {
+            self.write(UInt8(1))
+            self.write(string)
+        } else {
+            self.write(UInt8(0))
+        }
+    }
+
+    /// Writes a varint length followed by the raw bytes.
+    public mutating func write(lengthPrefixed raw: some Collection<UInt8>) {
+        self.writeVarint(UInt64(raw.count))
+        self.bytes.append(contentsOf: raw)
+    }
+}
+
+/// Reads what a ``BinaryWriter`` wrote, checking bounds on every read.
+///
+/// - Important: The reader does not own its buffer; use it only while the buffer is valid.
+public struct BinaryReader {
+    private let buffer: UnsafeRawBufferPointer
+    /// The read position.
+    public private(set) var position: Int
+
+    /// Reads from `buffer`, starting at its first byte.
+    public init(_ buffer: UnsafeRawBufferPointer) {
+        self.buffer = buffer
+        self.position = 0
+    }
+
+    /// Bytes left to read.
+    public var remaining: Int { self.buffer.count - self.position }
+
+    private mutating func take(_ count: Int) throws(BinaryFormatError) -> UnsafeRawBufferPointer {
+        guard count >= 0, self.remaining >= count else { throw BinaryFormatError.truncated }
+        let slice = UnsafeRawBufferPointer(rebasing: self.buffer[self.position..<self.position + count])
+        self.position += count
+        return slice
+    }
+
+    public mutating func readUInt8() throws(BinaryFormatError) -> UInt8 {
+        try self.take(1)[0]
+    }
+
+    public mutating func readUInt32() throws(BinaryFormatError) -> UInt32 {
+        UInt32(littleEndian: try self.take(4).loadUnaligned(as: UInt32.self))
+    }
+
+    public mutating func readUInt64() throws(BinaryFormatError) -> UInt64 {
+        UInt64(littleEndian: try self.take(8).loadUnaligned(as: UInt64.self))
+    }
+
+    public mutating func readInt64() throws(BinaryFormatError) -> Int64 {
+        Int64(bitPattern: try self.readUInt64())
+    }
+
+    public mutating func readDouble() throws(BinaryFormatError) -> Double {
+        Double(bitPattern: try self.readUInt64())
+    }
+
+    public mutating func readFloat() throws(BinaryFormatError) -> Float {
+        Float(bitPattern: try self.readUInt32())
+    }
+
+    public mutating func readVarint() throws(BinaryFormatError) -> UInt64 {
+        var result: UInt64 = 0
+        var shift: UInt64 = 0
+        while true {
+            let byte = try self.readUInt8()
+            result |= UInt64(byte & 0x7F) << shift
+            if byte < 0x80 { return result }
+            shift += 7
+            guard shift < 64 else { throw BinaryFormatError.malformed }
+        }
+    }
+
+    public mutating func readString() throws(BinaryFormatError) -> String {
+        let length = try self.readVarint()
+        guard length <= UInt64(self.remaining) else { throw BinaryFormatError.truncated }
+        return String(decoding: try self.take(Int(length)), as: UTF8.self)
+    }
+
+    public mutating func readOptionalString() throws(BinaryFormatError) -> String? {
+        switch try self.readUInt8() {
+        case 0: return nil
+        case 1: return try self.readString()
+        default: throw BinaryFormatError.malformed
+        }
+    }
+
+    public mutating func readBytes() throws(BinaryFormatError) -> [UInt8] {
+        let length = try self.readVarint()
+        guard length <= UInt64(self.remaining) else { throw BinaryFormatError.truncated }
+        return Array(try self.take(Int(length)))
+    }
+}
+
+/// Binary data that does not decode.
+public enum BinaryFormatError: Error, Sendable {
+    /// The data ends before the value does.
+    case truncated
+    /// A tag or length is out of range.
+    case malformed
+}

@@ -1,0 +1,149 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+
+/// Thin, throwing wrappers over the POSIX calls the embedded storage uses (log segments, checkpoints).
+package enum FileIO {
+    package static func errorMessage(_ what: String, _ path: String) -> String {
+        "\(what) \(path): \(String(cString: strerror(errno)))"
+    }
+
+    package static func makeDirectories(_ path: String) throws {
+        var current = path.hasPrefix("/") ? "" : "."
+        for component in path.split(separator: "/") {
+            current += "/" + component
+            if mkdir(current, 0o755) != 0, errno != EEXIST {
+                throw EventLogError.io(errorMessage("cannot create directory", current))
+            }
+        }
+    }
+
+    package static func openForAppend(_ path: String) throws -> Int32 {
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw EventLogError.io(errorMessage("cannot open", path)) }
+        return fd
+    }
+
+    package static func openForReading(_ path: String) throws -> Int32 {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw EventLogError.io(errorMessage("cannot open", path)) }
+        return fd
+    }
+
+    package static func size(of fd: Int32) -> Int {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { return 0 }
+        return Int(info.st_size)
+    }
+
+    /// Writes all of `bytes` at `offset`.
+    package static func write(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int, path: String) throws
+       
+    {
+        var done = 0
+        while done < bytes.count {
+            let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset + done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw EventLogError.io(errorMessage("cannot write", path))
+            }
+            done += n
+        }
+    }
+
+    /// Reads up to `count` bytes at `offset` into `buffer`, returning how many were read.
+    package static func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: Int, path: String)
+        throws -> Int
+    {
+        var done = 0
+        while done < buffer.count {
+            let n = pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw EventLogError.io(errorMessage("cannot read", path))
+            }
+            if n == 0 { break }
+            done += n
+        }
+        return done
+    }
+
+    package static func syncData(_ fd: Int32, path: String) throws {
+        #if canImport(Glibc)
+        let result = fdatasync(fd)
+        #else
+        let result = fsync(fd)
+        #endif
+        guard result == 0 else { throw EventLogError.io(errorMessage("cannot sync", path)) }
+    }
+
+    package static func syncDirectory(_ path: String) throws {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw EventLogError.io(errorMessage("cannot open directory", path)) }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw EventLogError.io(errorMessage("cannot sync directory", path)) }
+    }
+
+    package static func truncate(_ fd: Int32, to size: Int, path: String) throws {
+        guard ftruncate(fd, off_t(size)) == 0 else { throw EventLogError.io(errorMessage("cannot truncate", path)) }
+    }
+
+    package static func listDirectory(_ path: String) -> [String] {
+        guard let dir = opendir(path) else { return [] }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    package static func exists(_ path: String) -> Bool {
+        access(path, F_OK) == 0
+    }
+
+    package static func remove(_ path: String) {
+        unlink(path)
+    }
+
+    /// Reads a whole small file.
+    package static func readFile(_ path: String) throws -> [UInt8] {
+        let fd = try openForReading(path)
+        defer { close(fd) }
+        let size = self.size(of: fd)
+        var bytes = [UInt8](repeating: 0, count: size)
+        let n = try bytes.withUnsafeMutableBytes { buffer in
+            try read(fd, into: buffer, at: 0, path: path)
+        }
+        return Array(bytes[0..<n])
+    }
+
+    /// Replaces a small file atomically: write a temporary file, sync it, rename it over, sync the directory.
+    package static func writeFileAtomically(_ path: String, _ bytes: [UInt8], sync: Bool) throws {
+        let temporary = path + ".tmp"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw EventLogError.io(errorMessage("cannot create", temporary)) }
+        do {
+            try bytes.withUnsafeBytes { buffer in
+                try write(fd, buffer, at: 0, path: temporary)
+            }
+            if sync { try syncData(fd, path: temporary) }
+        } catch {
+            close(fd)
+            throw error
+        }
+        close(fd)
+        guard rename(temporary, path) == 0 else { throw EventLogError.io(errorMessage("cannot rename", temporary)) }
+        if sync {
+            let directory = path.split(separator: "/", omittingEmptySubsequences: false).dropLast()
+                .joined(separator: "/")
+            try syncDirectory(directory.isEmpty ? "." : directory)
+        }
+    }
+}

@@ -1,0 +1,82 @@
+import Foundation
+import StarlingCore
+
+/// The per-partition state guarded by the log's lock.
+struct PartitionState {
+    let topicPartition: TopicPartition
+    let directory: String
+    /// Sealed segments, then the active one (always at least one).
+    var segments: [Segment]
+    /// The next offset to assign.
+    var nextOffset: Int64
+    /// Framed records waiting for the writer.
+    var pending: [UInt8] = []
+    /// Offset of the first pending record.
+    var pendingFirstOffset: Int64 = 0
+    /// Append time of the newest pending record.
+    var pendingNewestAppend: Int64 = 0
+
+    init(topicPartition: TopicPartition, directory: String, segments: [Segment]) {
+        self.topicPartition = topicPartition
+        self.directory = directory
+        self.segments = segments
+        self.nextOffset = segments.last!.nextOffset
+    }
+
+    mutating func enqueue(_ record: UnsafeRawBufferPointer, appendedAt: Int64) {
+        if self.pending.isEmpty { self.pendingFirstOffset = self.nextOffset }
+        self.pending.append(contentsOf: record)
+        self.pendingNewestAppend = appendedAt
+        self.nextOffset += 1
+    }
+}
+
+/// Everything the log's lock guards.
+struct LogState {
+    var partitions: [PartitionState]
+    var pendingBytes = 0
+    var appendWaiters: [CheckedContinuation<Void, any Error>] = []
+    var consumerWaiters: [Int: CheckedContinuation<Void, any Error>] = [:]
+    var nextWaiterID = 0
+    /// Increments after every commit, so consumers can wait for "anything newer than what I saw".
+    var generation: UInt64 = 0
+    var closing = false
+    var closed = false
+    var closeWaiters: [CheckedContinuation<Void, Never>] = []
+    /// Set when a write or sync failed: the log refuses appends from then on.
+    var failure: EventLogError?
+}
+
+/// A mutex with a condition variable, for the writer thread to sleep on.
+final class LogLock: @unchecked Sendable {
+    // @unchecked: `state` is only accessed inside `withLock`, which holds `condition`.
+    private let condition = NSCondition()
+    private var state: LogState
+
+    init(state: LogState) {
+        self.state = state
+    }
+
+    func withLock<R>(_ body: (inout LogState) throws -> R) rethrows -> R {
+        self.condition.lock()
+        defer { self.condition.unlock() }
+        return try body(&self.state)
+    }
+
+    /// Waits, with the lock held by `body`'s caller protocol: locks, waits while `shouldWait` is true or until
+    /// `deadline`, then runs `body` under the lock.
+    func waitThen<R>(until deadline: Date, while shouldWait: (LogState) -> Bool, _ body: (inout LogState) -> R) -> R {
+        self.condition.lock()
+        defer { self.condition.unlock() }
+        while shouldWait(self.state) {
+            if !self.condition.wait(until: deadline) { break }
+        }
+        return body(&self.state)
+    }
+
+    func signal() {
+        self.condition.lock()
+        self.condition.signal()
+        self.condition.unlock()
+    }
+}

@@ -1,0 +1,230 @@
+import Foundation
+public import Logging
+import Metrics
+public import ServiceLifecycle
+public import StarlingCore
+
+/// The embedded event log: append-only, segmented files per topic partition, with group commit.
+///
+/// Layout on disk: `<directory>/<topic>/partitions` holds the topic's partition count, and
+/// `<directory>/<topic>/<partition>/<base offset>.log` its segments (see ``RecordCodec`` for the framing).
+/// Consumer groups' committed positions live in `<directory>/_consumers/<group>.offsets`.
+///
+/// Appends are framed and checksummed by the caller's task, then handed to one writer thread that writes every
+/// pending partition buffer and syncs each touched file once: all appends that arrived while the previous sync was
+/// running share the next one (group commit). ``append(_:)`` returns only after its sync.
+///
+/// ```swift
+/// let log = try SegmentedEventLog.open(
+///     configuration: .init(directory: "data/log", topics: ["views": 4]),
+///     logger: logger
+/// )
+/// let positions = try await log.append([LogAppend(topic: "views", key: "u1", payload: bytes)])
+/// ```
+public final class SegmentedEventLog: EventLog, Service {
+    /// The configuration the log was opened with.
+    public let configuration: Configuration
+    let logger: Logger
+    let topicPartitions: [TopicPartition]
+    private let partitionIDs: [String: [Int]]
+    let lock: LogLock
+    private let writerThread: LogWriter
+    private let metrics: LogMetrics
+
+    /// Opens (and recovers) or creates the log in `configuration.directory`, and starts its writer thread.
+    ///
+    /// The writer thread keeps the log alive until ``close()`` (or ``run()`` on shutdown) stops it.
+    ///
+    /// Recovery checks every record's checksum and offset; a torn or corrupt tail of a partition is truncated.
+    public static func open(configuration: Configuration, logger: Logger) throws -> SegmentedEventLog {
+        try SegmentedEventLog(configuration: configuration, logger: logger)
+    }
+
+    private init(configuration: Configuration, logger: Logger) throws {
+        self.configuration = configuration
+        self.logger = logger
+        self.metrics = LogMetrics()
+        try FileIO.makeDirectories(configuration.directory)
+        var partitions: [PartitionState] = []
+        var topicPartitions: [TopicPartition] = []
+        var partitionIDs: [String: [Int]] = [:]
+        for (topic, requested) in configuration.topics.sorted(by: { $0.key < $1.key }) {
+            let count = try Self.partitionCount(
+                topic: topic,
+                requested: requested,
+                directory: configuration.directory,
+                sync: configuration.durability == .fsync
+            )
+            for partition in 0..<count {
+                let topicPartition = TopicPartition(topic: topic, partition: partition)
+                let directory = "\(configuration.directory)/\(topic)/\(partition)"
+                let segments = try Recovery.recoverPartition(
+                    directory: directory,
+                    topicPartition: topicPartition,
+                    logger: logger
+                )
+                partitionIDs[topic, default: []].append(partitions.count)
+                partitions.append(PartitionState(topicPartition: topicPartition, directory: directory, segments: segments))
+                topicPartitions.append(topicPartition)
+            }
+        }
+        self.topicPartitions = topicPartitions
+        self.partitionIDs = partitionIDs
+        self.lock = LogLock(state: LogState(partitions: partitions))
+        self.writerThread = LogWriter()
+        self.writerThread.start(log: self)
+    }
+
+    private static func partitionCount(topic: String, requested: Int, directory: String, sync: Bool) throws -> Int {
+        let topicDirectory = "\(directory)/\(topic)"
+        try FileIO.makeDirectories(topicDirectory)
+        let path = "\(topicDirectory)/partitions"
+        if FileIO.exists(path) {
+            let text = String(decoding: try FileIO.readFile(path), as: UTF8.self)
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            guard let stored = Int(text), stored > 0 else {
+                throw EventLogError.corrupt("\(path) does not hold a partition count")
+            }
+            return stored
+        }
+        try FileIO.writeFileAtomically(path, Array("\(requested)\n".utf8), sync: sync)
+        return requested
+    }
+
+    // MARK: - EventLog
+
+    public var topics: [String] {
+        self.partitionIDs.keys.sorted()
+    }
+
+    public func partitionCount(of topic: String) -> Int {
+        self.partitionIDs[topic]?.count ?? 0
+    }
+
+    public func append(_ records: [LogAppend]) async throws -> [LogPosition] {
+        guard !records.isEmpty else { return [] }
+        // Frame and checksum outside the lock; only offsets are assigned under it.
+        let now = WallClock.nanoseconds()
+        var framed: [UInt8] = []
+        framed.reserveCapacity(records.reduce(0) { $0 + RecordCodec.encodedSize(payloadCount: $1.payload.count) })
+        var routes: [(partition: Int, start: Int, end: Int)] = []
+        routes.reserveCapacity(records.count)
+        for record in records {
+            guard let ids = self.partitionIDs[record.topic] else { throw EventLogError.unknownTopic(record.topic) }
+            let partition = ids[StableHash.partition(for: record.key, count: ids.count)]
+            let start = framed.count
+            RecordCodec.append(appendedAt: now, payload: record.payload, to: &framed)
+            routes.append((partition, start, framed.count))
+        }
+        var positions: [LogPosition] = []
+        positions.reserveCapacity(records.count)
+        let started = ContinuousClock.now
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            let rejection: EventLogError? = self.lock.withLock { state in
+                if let failure = state.failure { return failure }
+                if state.closing { return .closed }
+                if state.pendingBytes + framed.count > self.configuration.maxPendingBytes { return .overloaded }
+                framed.withUnsafeMutableBytes { raw in
+                    for route in routes {
+                        let offset = state.partitions[route.partition].nextOffset
+                        RecordCodec.setOffset(offset, at: route.start, in: raw)
+                        state.partitions[route.partition].enqueue(UnsafeRawBufferPointer(rebasing: raw[route.start..<route.end]), appendedAt: now)
+                        positions.append(
+                            LogPosition(topicPartition: state.partitions[route.partition].topicPartition, offset: offset)
+                        )
+                    }
+                }
+                state.pendingBytes += framed.count
+                state.appendWaiters.append(continuation)
+                return nil
+            }
+            if let rejection {
+                continuation.resume(throwing: rejection)
+            } else {
+                self.lock.signal()
+            }
+        }
+        self.metrics.appendDuration.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
+        self.metrics.appendedRecords.increment(by: records.count)
+        return positions
+    }
+
+    public func endOffsets() -> [TopicPartition: Int64] {
+        self.lock.withLock { state in
+            var offsets: [TopicPartition: Int64] = [:]
+            for partition in state.partitions {
+                offsets[partition.topicPartition] = partition.segments.last!.nextOffset
+            }
+            return offsets
+        }
+    }
+
+    /// The oldest offset still retained in every partition.
+    public func startOffsets() -> [TopicPartition: Int64] {
+        self.lock.withLock { state in
+            var offsets: [TopicPartition: Int64] = [:]
+            for partition in state.partitions {
+                offsets[partition.topicPartition] = partition.segments.first!.baseOffset
+            }
+            return offsets
+        }
+    }
+
+    public func makeConsumer(group: String, topics: [String]) async throws -> SegmentedEventLogConsumer {
+        var ids: [Int] = []
+        for topic in topics {
+            guard let topicIDs = self.partitionIDs[topic] else { throw EventLogError.unknownTopic(topic) }
+            ids.append(contentsOf: topicIDs)
+        }
+        let consumer = SegmentedEventLogConsumer(log: self, group: group, partitionIDs: ids)
+        let committed = try await consumer.committed()
+        try await consumer.seek(to: committed)
+        return consumer
+    }
+
+    // MARK: - Lifecycle
+
+    /// Waits for graceful shutdown, then flushes and closes the log.
+    public func run() async throws {
+        try? await gracefulShutdown()
+        await self.close()
+    }
+
+    /// Writes what is pending, stops the writer thread and refuses further appends.
+    public func close() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let alreadyClosed = self.lock.withLock { state -> Bool in
+                if state.closed { return true }
+                state.closing = true
+                state.closeWaiters.append(continuation)
+                return false
+            }
+            if alreadyClosed {
+                continuation.resume()
+            } else {
+                self.lock.signal()
+            }
+        }
+    }
+
+    // MARK: - Internals used by the writer and consumers
+
+    func partitionID(_ topicPartition: TopicPartition) -> Int? {
+        guard let ids = self.partitionIDs[topicPartition.topic], topicPartition.partition < ids.count else {
+            return nil
+        }
+        return ids[topicPartition.partition]
+    }
+
+    var consumerDirectory: String { "\(self.configuration.directory)/_consumers" }
+
+    var logMetrics: LogMetrics { self.metrics }
+}
+
+/// Metrics of the embedded log, created once.
+struct LogMetrics: Sendable {
+    let appendedRecords = Counter(label: "starling_log_appended_records_total")
+    let appendDuration = Timer(label: "starling_log_append_duration_seconds")
+    let syncDuration = Timer(label: "starling_log_sync_duration_seconds")
+    let commitBatchBytes = Recorder(label: "starling_log_commit_batch_bytes")
+}

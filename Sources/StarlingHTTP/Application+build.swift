@@ -1,0 +1,41 @@
+public import Hummingbird
+import Logging
+public import StarlingCore
+public import StarlingServing
+public import StarlingStream
+
+/// Everything the HTTP API needs, assembled by the composition root.
+public struct APIComponents<Log: EventLog, Profiles: ProfileStore>: Sendable {
+    public var ingest: IngestService<Log>
+    public var recommendations: RecommendationService<Profiles>
+    public var readiness: OperationsController.Readiness
+    public var metricsText: @Sendable () -> String
+    /// The largest request body accepted, in bytes. Defaults to 16 MiB.
+    public var maxBodyBytes: Int
+
+    public init(
+        ingest: IngestService<Log>,
+        recommendations: RecommendationService<Profiles>,
+        readiness: @escaping OperationsController.Readiness,
+        metricsText: @escaping @Sendable () -> String,
+        maxBodyBytes: Int = 16 * 1_024 * 1_024
+    ) {
+        self.ingest = ingest
+        self.recommendations = recommendations
+        self.readiness = readiness
+        self.metricsText = metricsText
+        self.maxBodyBytes = maxBodyBytes
+    }
+}
+
+/// Builds the router of the public API v1 and the operations endpoints.
+public func buildRouter<Log: EventLog, Profiles: ProfileStore>(
+    _ components: APIComponents<Log, Profiles>
+) -> Router<BasicRequestContext> {
+    let router = Router(context: BasicRequestContext.self)
+    router.add(middleware: MetricsMiddleware())
+    IngestController(ingest: components.ingest, maxBodyBytes: components.maxBodyBytes).addRoutes(to: router)
+    RecommendationController(service: components.recommendations).addRoutes(to: router)
+    OperationsController(readiness: components.readiness, metricsText: components.metricsText).addRoutes(to: router)
+    return router
+}

@@ -1,0 +1,93 @@
+public import Hummingbird
+import Foundation
+import HTTPTypes
+import Logging
+import Metrics
+import NIOCore
+public import StarlingCore
+public import StarlingStream
+
+/// `POST /v1/events`.
+public struct IngestController<Log: EventLog>: Sendable {
+    let ingest: IngestService<Log>
+    let maxBodyBytes: Int
+    private let acceptedCounter = Counter(label: "starling_ingest_events_accepted_total")
+    private let rejectedCounter = Counter(label: "starling_ingest_events_rejected_total")
+    private let duplicateCounter = Counter(label: "starling_ingest_events_duplicate_total")
+
+    public init(ingest: IngestService<Log>, maxBodyBytes: Int) {
+        self.ingest = ingest
+        self.maxBodyBytes = maxBodyBytes
+    }
+
+    public func addRoutes(to router: Router<some RequestContext>) {
+        router.post("/v1/events") { request, context in
+            try await self.post(request, context: context)
+        }
+    }
+
+    func post(_ request: Request, context: some RequestContext) async throws -> Response {
+        let format: IngestBatchDecoder.Format
+        switch Self.mediaType(request.headers[.contentType]) {
+        case "application/json": format = .json
+        case "application/x-ndjson", "application/jsonl", "application/jsonlines": format = .ndjson
+        case let other:
+            let found = other.map { "'\($0)'" } ?? "none"
+            return Responses.error(
+                .unsupportedMediaType,
+                "Content-Type must be application/json or application/x-ndjson, found \(found)"
+            )
+        }
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: self.maxBodyBytes)
+        } catch is NIOTooManyBytesError {
+            return Responses.error(.contentTooLarge, "the body is larger than the limit of \(self.maxBodyBytes) bytes")
+        }
+        let receivedAt = EventTime.now()
+        let entries: [IngestBatchDecoder.Entry]
+        do {
+            entries = try body.withUnsafeReadableBytes { raw in
+                try self.ingest.decoder.decode(raw.assumingMemoryBound(to: UInt8.self), format: format, receivedAt: receivedAt)
+            }
+        } catch let error as IngestBatchDecoder.DecodingError {
+            return Responses.error(error.isTooLarge ? .contentTooLarge : .badRequest, error.description)
+        }
+        let result: IngestService<Log>.Result
+        do {
+            result = try await self.ingest.ingest(entries, receivedAt: receivedAt)
+        } catch let error as EventLogError {
+            context.logger.warning("Ingest append failed", metadata: ["starling.ingest.error": "\(error.message)"])
+            return Responses.error(
+                .serviceUnavailable,
+                "events not accepted: \(error.message); retry later",
+                headers: [.retryAfter: "1"]
+            )
+        }
+        self.acceptedCounter.increment(by: result.accepted)
+        if !result.rejected.isEmpty { self.rejectedCounter.increment(by: result.rejected.count) }
+        if result.duplicates > 0 { self.duplicateCounter.increment(by: result.duplicates) }
+        var writer = JSONWriter(capacity: 64 + result.rejected.count * 64)
+        writer.beginObject()
+        writer.field("accepted", result.accepted)
+        writer.field("duplicates", result.duplicates)
+        writer.key("rejected")
+        writer.beginArray()
+        for rejection in result.rejected {
+            writer.beginObject()
+            writer.field("index", rejection.index)
+            writer.field("error", rejection.error.description)
+            writer.endObject()
+        }
+        writer.endArray()
+        writer.endObject()
+        return Responses.json(writer)
+    }
+
+    /// The media type of a Content-Type header, lower-cased and without parameters.
+    static func mediaType(_ header: String?) -> String? {
+        guard let header else { return nil }
+        let type = header.split(separator: ";", maxSplits: 1).first.map(String.init) ?? header
+        return type.trimmingCharacters(in: .whitespaces).lowercased()
+    }
+}

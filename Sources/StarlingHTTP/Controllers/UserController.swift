@@ -1,0 +1,130 @@
+public import Hummingbird
+import Foundation
+import HTTPTypes
+import NIOCore
+public import StarlingCore
+public import StarlingServing
+
+/// `GET /v1/users/{user}`, `GET /v1/users/{user}/recommendations` and `GET /v1/trending`.
+public struct RecommendationController<Profiles: ProfileStore>: Sendable {
+    let service: RecommendationService<Profiles>
+
+    public init(service: RecommendationService<Profiles>) {
+        self.service = service
+    }
+
+    public func addRoutes(to router: Router<some RequestContext>) {
+        router.get("/v1/users/:user/recommendations") { request, context in
+            try await self.recommendations(request, context: context)
+        }
+        router.get("/v1/users/:user") { request, context in
+            try await self.profile(request, context: context)
+        }
+        router.get("/v1/trending") { request, context in
+            self.trending(request)
+        }
+    }
+
+    /// Parses `count`: absent → 10; otherwise an integer from 1 to ``RecommendationService/maxCount``.
+    static func count(_ request: Request) -> Result<Int, HTTPFailure> {
+        guard let raw = request.uri.queryParameters.get("count") else { return .success(10) }
+        guard let count = Int(raw), count >= 1, count <= RecommendationService<Profiles>.maxCount else {
+            return .failure(
+                HTTPFailure(
+                    response: Responses.error(
+                        .badRequest,
+                        "count must be an integer from 1 to \(RecommendationService<Profiles>.maxCount), found '\(raw)'"
+                    )
+                )
+            )
+        }
+        return .success(count)
+    }
+
+    static func user(_ context: some RequestContext) -> Result<String, HTTPFailure> {
+        let raw = context.parameters.get("user") ?? ""
+        let user = raw.removingPercentEncoding ?? raw
+        guard !user.isEmpty, user.count <= 256 else {
+            return .failure(HTTPFailure(response: Responses.error(.badRequest, "user must be 1-256 characters")))
+        }
+        return .success(user)
+    }
+
+    func recommendations(_ request: Request, context: some RequestContext) async throws -> Response {
+        let user: String
+        let count: Int
+        switch (Self.user(context), Self.count(request)) {
+        case (.failure(let failure), _), (_, .failure(let failure)): return failure.response
+        case (.success(let u), .success(let c)):
+            user = u
+            count = c
+        }
+        var exclude = Set<String>()
+        for value in request.uri.queryParameters.getAll("exclude") {
+            for id in value.split(separator: ",") where !id.isEmpty { exclude.insert(String(id)) }
+        }
+        let result = try await self.service.recommendations(for: user, count: count, excluding: exclude)
+        var writer = JSONWriter(capacity: 128 + result.items.count * 64)
+        writer.beginObject()
+        writer.field("user", result.user)
+        Responses.write(result.items, into: &writer)
+        writer.field("profile_version", result.profileVersion)
+        writer.endObject()
+        return Responses.json(writer)
+    }
+
+    func profile(_ request: Request, context: some RequestContext) async throws -> Response {
+        let user: String
+        switch Self.user(context) {
+        case .failure(let failure): return failure.response
+        case .success(let u): user = u
+        }
+        guard let profile = try await self.service.profile(for: user) else {
+            return Responses.error(.notFound, "unknown user '\(user)'")
+        }
+        var writer = JSONWriter(capacity: 256 + profile.recent.count * 96)
+        writer.beginObject()
+        writer.field("user", profile.user)
+        writer.field("version", profile.version)
+        writer.field("event_count", profile.eventCount)
+        writer.field("first_seen", profile.firstSeen.description)
+        writer.field("last_seen", profile.lastSeen.description)
+        writer.field("interacted_items", profile.interacted.count)
+        writer.key("event_types")
+        writer.beginObject()
+        for (type, count) in profile.typeCounts.sorted(by: { $0.key < $1.key }) {
+            writer.field(type, count)
+        }
+        writer.endObject()
+        writer.key("recent")
+        writer.beginArray()
+        for interaction in profile.recent {
+            writer.beginObject()
+            writer.field("item", interaction.item)
+            writer.field("type", interaction.type.name)
+            writer.field("timestamp", interaction.timestamp.description)
+            writer.endObject()
+        }
+        writer.endArray()
+        writer.endObject()
+        return Responses.json(writer)
+    }
+
+    func trending(_ request: Request) -> Response {
+        let count: Int
+        switch Self.count(request) {
+        case .failure(let failure): return failure.response
+        case .success(let c): count = c
+        }
+        var writer = JSONWriter(capacity: 64 + count * 64)
+        writer.beginObject()
+        Responses.write(self.service.trending(count: count), into: &writer)
+        writer.endObject()
+        return Responses.json(writer)
+    }
+}
+
+/// A request that fails with a prepared response.
+struct HTTPFailure: Error {
+    var response: Response
+}

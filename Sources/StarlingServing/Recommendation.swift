@@ -1,0 +1,27 @@
+/// One recommended item with its score and why it was chosen.
+public struct Recommendation: Hashable, Sendable {
+    public var item: String
+    public var score: Double
+    /// A short human-readable reason, for example `trending`.
+    public var reason: String
+
+    public init(item: String, score: Double, reason: String) {
+        self.item = item
+        self.score = score
+        self.reason = reason
+    }
+}
+
+/// A user's recommendations and the profile version they were computed from.
+public struct Recommendations: Hashable, Sendable {
+    public var user: String
+    public var items: [Recommendation]
+    /// The profile version the list reflects (0 for an unknown user).
+    public var profileVersion: UInt64
+
+    public init(user: String, items: [Recommendation], profileVersion: UInt64) {
+        self.user = user
+        self.items = items
+        self.profileVersion = profileVersion
+    }
+}

@@ -1,0 +1,155 @@
+public import StarlingCore
+public import StarlingModels
+
+/// The processor's state together with the log positions it covers: restoring it and replaying the log from
+/// those positions rebuilds exactly the state of a processor that never stopped.
+public struct Checkpoint: Sendable {
+    /// Next offset to read, per partition.
+    public var positions: [TopicPartition: Int64]
+    public var profiles: [UserProfile]
+    public var trendingLandmark: Int64?
+    public var trendingSums: [String: Double]
+    public var trendingLatest: EventTime
+    public var appliedIDs: [(id: String, time: Int64)]
+
+    public init(
+        positions: [TopicPartition: Int64],
+        profiles: [UserProfile],
+        trendingLandmark: Int64?,
+        trendingSums: [String: Double],
+        trendingLatest: EventTime,
+        appliedIDs: [(id: String, time: Int64)]
+    ) {
+        self.positions = positions
+        self.profiles = profiles
+        self.trendingLandmark = trendingLandmark
+        self.trendingSums = trendingSums
+        self.trendingLatest = trendingLatest
+        self.appliedIDs = appliedIDs
+    }
+}
+
+extension Checkpoint {
+    private static let magic: UInt32 = 0x4B43_5453  // "STCK"
+    private static let version: UInt8 = 1
+
+    /// Encodes the checkpoint: magic, version, body, and a CRC-32C of the body at the end.
+    public func encoded() -> [UInt8] {
+        var w = BinaryWriter(capacity: 1 << 16)
+        w.write(Self.magic)
+        w.write(Self.version)
+        w.writeVarint(UInt64(self.positions.count))
+        for (tp, offset) in self.positions.sorted(by: { $0.key < $1.key }) {
+            w.write(tp.topic)
+            w.writeVarint(UInt64(tp.partition))
+            w.write(offset)
+        }
+        w.writeVarint(UInt64(self.profiles.count))
+        for p in self.profiles {
+            w.write(p.user)
+            w.write(p.version)
+            w.write(p.eventCount)
+            w.write(p.firstSeen.milliseconds)
+            w.write(p.lastSeen.milliseconds)
+            w.writeVarint(UInt64(p.recent.count))
+            for r in p.recent {
+                w.write(r.item)
+                w.write(r.type.name)
+                w.write(r.timestamp.milliseconds)
+            }
+            w.writeVarint(UInt64(p.interacted.count))
+            for item in p.interacted { w.write(item) }
+            w.writeVarint(UInt64(p.typeCounts.count))
+            for (type, count) in p.typeCounts {
+                w.write(type)
+                w.write(count)
+            }
+        }
+        if let landmark = self.trendingLandmark {
+            w.write(UInt8(1))
+            w.write(landmark)
+        } else {
+            w.write(UInt8(0))
+        }
+        w.write(self.trendingLatest.milliseconds)
+        w.writeVarint(UInt64(self.trendingSums.count))
+        for (item, sum) in self.trendingSums {
+            w.write(item)
+            w.write(sum)
+        }
+        w.writeVarint(UInt64(self.appliedIDs.count))
+        for (id, time) in self.appliedIDs {
+            w.write(id)
+            w.write(time)
+        }
+        let crc = w.bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[4...])) }
+        w.write(crc)
+        return w.bytes
+    }
+
+    /// Decodes what ``encoded()`` wrote, verifying its checksum.
+    public init(decoding bytes: [UInt8]) throws(BinaryFormatError) {
+        guard bytes.count >= 9 else { throw .truncated }
+        let result = bytes.withUnsafeBytes { raw in
+            Result { () throws(BinaryFormatError) -> Checkpoint in try Self.decode(raw) }
+        }
+        self = try result.get()
+    }
+
+    private static func decode(_ raw: UnsafeRawBufferPointer) throws(BinaryFormatError) -> Checkpoint {
+        let body = UnsafeRawBufferPointer(rebasing: raw[4..<(raw.count - 4)])
+        let stored = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: raw.count - 4, as: UInt32.self))
+        guard CRC32C.checksum(body) == stored else { throw .malformed }
+        var r = BinaryReader(UnsafeRawBufferPointer(rebasing: raw[0..<(raw.count - 4)]))
+        guard try r.readUInt32() == magic, try r.readUInt8() == version else { throw .malformed }
+        var positions: [TopicPartition: Int64] = [:]
+        for _ in 0..<(try r.readVarint()) {
+            let topic = try r.readString()
+            let partition = Int(try r.readVarint())
+            positions[TopicPartition(topic: topic, partition: partition)] = try r.readInt64()
+        }
+        let profileCount = try r.readVarint()
+        guard profileCount <= UInt64(r.remaining) else { throw .truncated }
+        var profiles: [UserProfile] = []
+        profiles.reserveCapacity(Int(profileCount))
+        for _ in 0..<profileCount {
+            var p = UserProfile(user: try r.readString())
+            p.version = try r.readUInt64()
+            p.eventCount = try r.readUInt64()
+            p.firstSeen = EventTime(milliseconds: try r.readInt64())
+            p.lastSeen = EventTime(milliseconds: try r.readInt64())
+            for _ in 0..<(try r.readVarint()) {
+                let item = try r.readString()
+                let type = EventType(try r.readString())
+                p.recent.append(Interaction(item: item, type: type, timestamp: EventTime(milliseconds: try r.readInt64())))
+            }
+            for _ in 0..<(try r.readVarint()) { p.interacted.insert(try r.readString()) }
+            for _ in 0..<(try r.readVarint()) {
+                let type = try r.readString()
+                p.typeCounts[type] = try r.readUInt64()
+            }
+            profiles.append(p)
+        }
+        let landmark: Int64? = try r.readUInt8() == 1 ? try r.readInt64() : nil
+        let latest = EventTime(milliseconds: try r.readInt64())
+        var sums: [String: Double] = [:]
+        for _ in 0..<(try r.readVarint()) {
+            let item = try r.readString()
+            sums[item] = try r.readDouble()
+        }
+        var ids: [(id: String, time: Int64)] = []
+        for _ in 0..<(try r.readVarint()) {
+            let id = try r.readString()
+            ids.append((id, try r.readInt64()))
+        }
+        guard r.remaining == 0 else { throw .malformed }
+        return Checkpoint(
+            positions: positions,
+            profiles: profiles,
+            trendingLandmark: landmark,
+            trendingSums: sums,
+            trendingLatest: latest,
+            appliedIDs: ids
+        )
+    }
+}

@@ -1,0 +1,76 @@
+public import StarlingCore
+
+/// Validates, enriches, de-duplicates and durably appends batches of events: the work behind `POST /v1/events`.
+public struct IngestService<Log: EventLog>: Sendable {
+    /// What happened to a batch.
+    public struct Result: Sendable, Equatable {
+        /// Events appended (durable when this is returned).
+        public var accepted: Int
+        /// Events whose id was already accepted: acknowledged, not appended again.
+        public var duplicates: Int
+        /// Events rejected, by index in the request, with the reason.
+        public var rejected: [(index: Int, error: EventValidationError)]
+
+        public static func == (lhs: Result, rhs: Result) -> Bool {
+            lhs.accepted == rhs.accepted && lhs.duplicates == rhs.duplicates
+                && lhs.rejected.elementsEqual(rhs.rejected, by: { $0.index == $1.index && $0.error == $1.error })
+        }
+    }
+
+    private let log: Log
+    private let deduplication: DeduplicationIndex
+    /// Decodes request bodies.
+    public let decoder: IngestBatchDecoder
+
+    public init(log: Log, deduplication: DeduplicationIndex, decoder: IngestBatchDecoder) {
+        self.log = log
+        self.deduplication = deduplication
+        self.decoder = decoder
+    }
+
+    /// Ingests one request body.
+    ///
+    /// - Throws: ``IngestBatchDecoder/DecodingError`` when the body cannot be decoded at all, or the log's error
+    ///   (``EventLogError/overloaded`` when it is not keeping up) when the append failed; nothing was acknowledged
+    ///   then.
+    public func ingest(_ body: UnsafeBufferPointer<UInt8>, format: IngestBatchDecoder.Format) async throws -> Result {
+        let receivedAt = EventTime.now()
+        let entries = try self.decoder.decode(body, format: format, receivedAt: receivedAt)
+        return try await self.ingest(entries, receivedAt: receivedAt)
+    }
+
+    /// Ingests already decoded entries.
+    public func ingest(_ entries: [IngestBatchDecoder.Entry], receivedAt: EventTime) async throws -> Result {
+        var result = Result(accepted: 0, duplicates: 0, rejected: [])
+        var appends: [LogAppend] = []
+        appends.reserveCapacity(entries.count)
+        var reserved: [String] = []
+        for (index, entry) in entries.enumerated() {
+            switch entry {
+            case .failure(let error):
+                result.rejected.append((index, error))
+            case .success(let event):
+                if let id = event.id {
+                    guard self.deduplication.reserve(id, at: receivedAt) else {
+                        result.duplicates += 1
+                        continue
+                    }
+                    reserved.append(id)
+                }
+                guard let topic = self.decoder.validator.configuration.schema.topic(for: event.type) else {
+                    result.rejected.append((index, EventValidationError(field: "type", "has no topic")))
+                    continue
+                }
+                appends.append(LogAppend(topic: topic, key: event.user, payload: event.encoded()))
+            }
+        }
+        do {
+            _ = try await self.log.append(appends)
+        } catch {
+            for id in reserved { self.deduplication.release(id) }
+            throw error
+        }
+        result.accepted = appends.count
+        return result
+    }
+}

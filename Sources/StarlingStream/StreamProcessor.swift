@@ -1,0 +1,324 @@
+public import Logging
+import Metrics
+public import ServiceLifecycle
+public import StarlingCore
+public import StarlingModels
+
+/// Consumes every event topic and keeps profiles and models current, one event at a time.
+///
+/// On start it restores its latest ``Checkpoint`` and replays the log from the positions that checkpoint covers,
+/// so a restart neither loses nor double-applies an event. It then follows the log, publishing a trending
+/// snapshot after every polled batch, and checkpoints in the background at ``Configuration/checkpointInterval``
+/// and on shutdown.
+///
+/// Freshness — the time from a record's append to its effect being visible to serving — is exported as the
+/// histogram `starling_freshness_seconds`. It is measured from the moment the log accepted the append, so it
+/// includes the durable write, and it is recorded after the profile update and the trending publish.
+public final class StreamProcessor<Log: EventLog>: Service {
+    /// Configuration of a ``StreamProcessor``.
+    public struct Configuration: Sendable {
+        /// The consumer group name. Defaults to `starling-processor`.
+        public var group: String
+        /// The most records applied between two publishes. Defaults to 2,048.
+        public var pollBatch: Int
+        /// How often state is checkpointed. Defaults to 30 seconds.
+        public var checkpointInterval: Duration
+        /// Trending model settings.
+        public var trending: TrendingCounter.Configuration
+        /// Popularity weight per event type.
+        public var weights: SignalWeights
+        /// `/ready` fails while the processor is more than this many records behind the log. Defaults to 10,000.
+        public var readyMaxLag: Int64
+
+        public init(
+            group: String = "starling-processor",
+            pollBatch: Int = 2_048,
+            checkpointInterval: Duration = .seconds(30),
+            trending: TrendingCounter.Configuration = .init(),
+            weights: SignalWeights = .init(),
+            readyMaxLag: Int64 = 10_000
+        ) {
+            self.group = group
+            self.pollBatch = pollBatch
+            self.checkpointInterval = checkpointInterval
+            self.trending = trending
+            self.weights = weights
+            self.readyMaxLag = readyMaxLag
+        }
+    }
+
+    private struct Status: Sendable {
+        var recovered = false
+        var positions: [TopicPartition: Int64] = [:]
+        var recoveryTarget: [TopicPartition: Int64] = [:]
+        var applied: UInt64 = 0
+    }
+
+    private struct CheckpointInput: Sendable {
+        var positions: [TopicPartition: Int64]
+        var profiles: [[String: UserProfile]]
+        var trending: TrendingCounter
+        var ids: DeduplicationIndex.Snapshot
+    }
+
+    public let configuration: Configuration
+    private let log: Log
+    /// The profiles the processor writes.
+    public let profiles: MemoryProfileStore
+    /// The ids already applied.
+    public let deduplication: DeduplicationIndex
+    private let checkpoints: any CheckpointStore
+    /// The latest trending snapshot.
+    public let trending: SnapshotPublisher<TrendingCounter.Snapshot>
+    private let status = LockedBox(Status())
+    private let logger: Logger
+    private let freshnessObserver: (@Sendable (Int64) -> Void)?
+    private let metrics = ProcessorMetrics()
+
+    /// Creates a processor.
+    ///
+    /// - Parameters:
+    ///   - log: The log to consume.
+    ///   - profiles: The profile store to update.
+    ///   - deduplication: The id index shared with ingest.
+    ///   - checkpoints: Where checkpoints are kept.
+    ///   - configuration: Settings.
+    ///   - logger: The logger for background messages.
+    ///   - freshnessObserver: Called with each record's freshness in nanoseconds (for benchmarks).
+    public init(
+        log: Log,
+        profiles: MemoryProfileStore,
+        deduplication: DeduplicationIndex,
+        checkpoints: any CheckpointStore,
+        configuration: Configuration = .init(),
+        logger: Logger,
+        freshnessObserver: (@Sendable (Int64) -> Void)? = nil
+    ) {
+        self.log = log
+        self.profiles = profiles
+        self.deduplication = deduplication
+        self.checkpoints = checkpoints
+        self.configuration = configuration
+        self.trending = SnapshotPublisher(.empty)
+        self.logger = logger
+        self.freshnessObserver = freshnessObserver
+    }
+
+    /// Whether the checkpoint was restored and the log replayed up to where it ended at start-up.
+    public var isRecovered: Bool {
+        self.status.withLock { $0.recovered }
+    }
+
+    /// Records in the log not yet applied.
+    public func lag() -> Int64 {
+        let ends = self.log.endOffsets()
+        return self.status.withLock { status in
+            ends.reduce(0) { $0 + max(0, $1.value - (status.positions[$1.key] ?? 0)) }
+        }
+    }
+
+    /// Whether serving may rely on the processor: recovered and at most ``Configuration/readyMaxLag`` behind.
+    public var isReady: Bool {
+        self.isRecovered && self.lag() <= self.configuration.readyMaxLag
+    }
+
+    /// Events applied since start.
+    public var appliedCount: UInt64 {
+        self.status.withLock { $0.applied }
+    }
+
+    public func run() async throws {
+        var model = try await self.restore()
+        let consumer = try await self.log.makeConsumer(group: self.configuration.group, topics: self.log.topics)
+        var positions = self.status.withLock { $0.positions }
+        for tp in consumer.assignment where positions[tp] == nil { positions[tp] = 0 }
+        try await consumer.seek(to: positions)
+        positions = consumer.positions()
+        let target = self.log.endOffsets()
+        self.status.withLock {
+            $0.positions = positions
+            $0.recoveryTarget = target
+        }
+        self.checkRecovered(positions)
+        self.logger.info(
+            "Stream processor started",
+            metadata: ["starling.processor.lag": "\(self.lag())", "starling.processor.profiles": "\(self.profiles.count)"]
+        )
+
+        let (checkpointStream, checkpointContinuation) = AsyncStream.makeStream(
+            of: CheckpointInput.self,
+            bufferingPolicy: .bufferingNewest(1)
+        )
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await input in checkpointStream {
+                    await self.writeCheckpoint(input)
+                }
+            }
+            let (startModel, startPositions) = (model, positions)
+            (model, positions) = try await cancelWhenGracefulShutdown {
+                try await self.follow(
+                    consumer,
+                    model: startModel,
+                    positions: startPositions,
+                    checkpoints: checkpointContinuation
+                )
+            }
+            checkpointContinuation.finish()
+            try await group.waitForAll()
+        }
+        await self.writeCheckpoint(self.checkpointInput(positions, model))
+        try? await consumer.commit(positions)
+        self.logger.info("Stream processor stopped", metadata: ["starling.processor.applied": "\(self.appliedCount)"])
+    }
+
+    /// Applies batches until cancelled (graceful shutdown), requesting checkpoints on schedule.
+    private func follow(
+        _ consumer: Log.Consumer,
+        model: TrendingCounter,
+        positions: [TopicPartition: Int64],
+        checkpoints: AsyncStream<CheckpointInput>.Continuation
+    ) async throws -> (TrendingCounter, [TopicPartition: Int64]) {
+        var model = model
+        var positions = positions
+        var lastCheckpoint = ContinuousClock.now
+        while !Task.isCancelled {
+            let records = try await consumer.poll(maxRecords: self.configuration.pollBatch)
+            if records.isEmpty { break }
+            self.apply(records, to: &model, positions: &positions)
+            if ContinuousClock.now - lastCheckpoint >= self.configuration.checkpointInterval {
+                checkpoints.yield(self.checkpointInput(positions, model))
+                lastCheckpoint = ContinuousClock.now
+            }
+        }
+        return (model, positions)
+    }
+
+    private func restore() async throws -> TrendingCounter {
+        guard let checkpoint = try await self.checkpoints.load() else {
+            let model = TrendingCounter(configuration: self.configuration.trending)
+            self.trending.publish(model.snapshot())
+            return model
+        }
+        self.profiles.replaceAll(with: checkpoint.profiles)
+        self.deduplication.restore(checkpoint.appliedIDs)
+        let model = TrendingCounter(
+            configuration: self.configuration.trending,
+            landmark: checkpoint.trendingLandmark,
+            sums: checkpoint.trendingSums,
+            latest: checkpoint.trendingLatest
+        )
+        self.trending.publish(model.snapshot())
+        self.status.withLock { $0.positions = checkpoint.positions }
+        self.logger.info(
+            "Restored checkpoint",
+            metadata: [
+                "starling.processor.profiles": "\(checkpoint.profiles.count)",
+                "starling.processor.ids": "\(checkpoint.appliedIDs.count)",
+            ]
+        )
+        return model
+    }
+
+    private func apply(_ records: [LogRecord], to model: inout TrendingCounter, positions: inout [TopicPartition: Int64]) {
+        var applied: UInt64 = 0
+        var skipped = 0
+        for record in records {
+            positions[record.topicPartition] = record.offset + 1
+            let event: Event
+            do {
+                event = try Event(decoding: record.payload)
+            } catch {
+                self.metrics.undecodable.increment()
+                self.logger.error(
+                    "Skipping undecodable record",
+                    metadata: ["starling.log.partition": "\(record.topicPartition)", "starling.log.offset": "\(record.offset)"]
+                )
+                continue
+            }
+            if let id = event.id, !self.deduplication.markApplied(id, at: event.receivedAt) {
+                skipped += 1
+                continue
+            }
+            self.profiles.modify(event.user) { $0.apply(event) }
+            if let item = event.item {
+                model.record(item, weight: self.configuration.weights.popularity(of: event), at: event.timestamp)
+            }
+            applied += 1
+        }
+        self.trending.publish(model.snapshot())
+        let now = WallClock.nanoseconds()
+        for record in records {
+            let freshness = max(0, now - record.appendedAtNanoseconds)
+            self.metrics.freshness.recordNanoseconds(freshness)
+            self.freshnessObserver?(freshness)
+        }
+        self.metrics.applied.increment(by: Int(applied))
+        if skipped > 0 { self.metrics.duplicates.increment(by: skipped) }
+        self.status.withLock {
+            $0.positions = positions
+            $0.applied += applied
+        }
+        self.checkRecovered(positions)
+        self.metrics.lag.record(self.lag())
+    }
+
+    private func checkRecovered(_ positions: [TopicPartition: Int64]) {
+        let done = self.status.withLock { status -> Bool in
+            guard !status.recovered else { return false }
+            let caughtUp = status.recoveryTarget.allSatisfy { (positions[$0.key] ?? 0) >= $0.value }
+            if caughtUp { status.recovered = true }
+            return caughtUp
+        }
+        if done {
+            self.logger.info("Stream processor recovered", metadata: ["starling.processor.applied": "\(self.appliedCount)"])
+        }
+    }
+
+    private func checkpointInput(_ positions: [TopicPartition: Int64], _ model: TrendingCounter) -> CheckpointInput {
+        CheckpointInput(
+            positions: positions,
+            profiles: self.profiles.snapshot(),
+            trending: model,
+            ids: self.deduplication.snapshot()
+        )
+    }
+
+    private func writeCheckpoint(_ input: CheckpointInput) async {
+        let started = ContinuousClock.now
+        self.deduplication.prune(now: .now())
+        let checkpoint = Checkpoint(
+            positions: input.positions,
+            profiles: input.profiles.flatMap(\.values),
+            trendingLandmark: input.trending.landmark,
+            trendingSums: input.trending.sums,
+            trendingLatest: input.trending.latest,
+            appliedIDs: input.ids.appliedIDs()
+        )
+        do {
+            try await self.checkpoints.save(checkpoint)
+            self.metrics.checkpointDuration.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
+        } catch {
+            self.metrics.checkpointFailures.increment()
+            self.logger.error("Checkpoint failed", metadata: ["starling.processor.error": "\(error)"])
+        }
+    }
+}
+
+/// The processor's metrics, created once.
+struct ProcessorMetrics: Sendable {
+    let applied = Counter(label: "starling_processor_events_applied_total")
+    let duplicates = Counter(label: "starling_processor_duplicates_skipped_total")
+    let undecodable = Counter(label: "starling_processor_undecodable_records_total")
+    let freshness = Timer(label: "starling_freshness_seconds")
+    let lag = Gauge(label: "starling_processor_lag_records")
+    let checkpointDuration = Timer(label: "starling_checkpoint_duration_seconds")
+    let checkpointFailures = Counter(label: "starling_checkpoint_failures_total")
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = self.components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}

@@ -1,0 +1,186 @@
+import ArgumentParser
+import Hummingbird
+import Logging
+import Metrics
+import Prometheus
+import ServiceLifecycle
+import StarlingCore
+import StarlingEventLog
+import StarlingHTTP
+import StarlingModels
+import StarlingServing
+import StarlingStream
+
+/// `starling serve`: the API server with the embedded event log and the stream processor in one process.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the HTTP API, the embedded event log and the stream processor."
+    )
+
+    @Option(help: "The address to listen on.")
+    var host = "127.0.0.1"
+
+    @Option(help: "The port to listen on.")
+    var port = 8080
+
+    @Option(name: .customLong("data-dir"), help: "Where the event log and checkpoints are kept.")
+    var dataDirectory = "./starling-data"
+
+    @Option(
+        help: ArgumentHelp(
+            "fsync: acknowledge events only after they are on stable storage (group commit). buffered: acknowledge once in the OS buffers; survives a process crash but may lose the last moments on power loss.",
+            valueName: "fsync|buffered"
+        )
+    )
+    var durability = "fsync"
+
+    @Option(help: "Partitions per topic for a new log (an existing log keeps its count).")
+    var partitions = 4
+
+    @Option(name: .customLong("segment-mb"), help: "Segment size in MiB.")
+    var segmentMegabytes = 64
+
+    @Option(name: .customLong("retention-mb"), help: "Retained log size per partition in MiB.")
+    var retentionMegabytes = 1_024
+
+    @Option(name: .customLong("retention-hours"), help: "Retained log age in hours.")
+    var retentionHours = 168
+
+    @Option(name: .customLong("checkpoint-seconds"), help: "Seconds between processor checkpoints.")
+    var checkpointSeconds = 30
+
+    @Option(name: .customLong("trending-half-life-hours"), help: "Half-life of trending scores, in hours of event time.")
+    var trendingHalfLifeHours = 6.0
+
+    @Option(name: .customLong("max-future-hours"), help: "How far in the future an event timestamp may be, in hours.")
+    var maxFutureHours = 24.0
+
+    @Option(
+        name: .customLong("event-type"),
+        help: ArgumentHelp("Declare an extra event type, optionally with its topic.", valueName: "name[:topic]")
+    )
+    var eventTypes: [String] = []
+
+    @Option(name: .customLong("dedup-hours"), help: "How long event ids are remembered for de-duplication, in hours.")
+    var deduplicationHours = 24
+
+    @Option(name: .customLong("max-body-mb"), help: "Largest accepted request body in MiB.")
+    var maxBodyMegabytes = 16
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel = "info"
+
+    func validate() throws {
+        guard (1...65_535).contains(self.port) else { throw ValidationError("--port must be from 1 to 65535") }
+        guard ["fsync", "buffered"].contains(self.durability) else {
+            throw ValidationError("--durability must be fsync or buffered")
+        }
+        guard self.partitions >= 1, self.partitions <= 1_024 else {
+            throw ValidationError("--partitions must be from 1 to 1024")
+        }
+        guard self.segmentMegabytes >= 1, self.retentionMegabytes >= 1, self.retentionHours >= 1 else {
+            throw ValidationError("--segment-mb, --retention-mb and --retention-hours must be positive")
+        }
+        guard self.checkpointSeconds >= 1 else { throw ValidationError("--checkpoint-seconds must be positive") }
+        guard self.trendingHalfLifeHours > 0 else { throw ValidationError("--trending-half-life-hours must be positive") }
+        guard self.maxFutureHours >= 0 else { throw ValidationError("--max-future-hours must not be negative") }
+        guard Logger.Level(rawValue: self.logLevel) != nil else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+    }
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: self.logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "starling")
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(Self.metricsFactory(registry: registry))
+
+        var schema = EventSchema()
+        for declaration in self.eventTypes {
+            do {
+                try schema.declare(specification: declaration)
+            } catch {
+                throw ValidationError("--event-type \(declaration): \(error.description)")
+            }
+        }
+        let topics = Dictionary(uniqueKeysWithValues: schema.topics.map { ($0, self.partitions) })
+        let log = try SegmentedEventLog.open(
+            configuration: .init(
+                directory: "\(self.dataDirectory)/log",
+                topics: topics,
+                durability: self.durability == "fsync" ? .fsync : .buffered,
+                segmentBytes: self.segmentMegabytes * 1_024 * 1_024,
+                retentionBytes: self.retentionMegabytes * 1_024 * 1_024,
+                retentionAge: .seconds(self.retentionHours * 3_600)
+            ),
+            logger: logger
+        )
+        let profiles = MemoryProfileStore()
+        let deduplication = DeduplicationIndex(retention: .seconds(self.deduplicationHours * 3_600))
+        let processor = StreamProcessor(
+            log: log,
+            profiles: profiles,
+            deduplication: deduplication,
+            checkpoints: try FileCheckpointStore(directory: "\(self.dataDirectory)/checkpoints"),
+            configuration: .init(
+                checkpointInterval: .seconds(self.checkpointSeconds),
+                trending: .init(halfLife: .seconds(self.trendingHalfLifeHours * 3_600))
+            ),
+            logger: logger
+        )
+        let validator = EventValidator(
+            configuration: .init(
+                schema: schema,
+                maxFutureSkewMilliseconds: Int64(self.maxFutureHours * 3_600_000)
+            )
+        )
+        let components = APIComponents(
+            ingest: IngestService(log: log, deduplication: deduplication, decoder: IngestBatchDecoder(validator: validator)),
+            recommendations: RecommendationService(profiles: profiles, trending: processor.trending),
+            readiness: { (processor.isReady, processor.isRecovered, processor.lag()) },
+            metricsText: { registry.emitToString() },
+            maxBodyBytes: self.maxBodyMegabytes * 1_024 * 1_024
+        )
+        let app = Application(
+            router: buildRouter(components),
+            configuration: .init(address: .hostname(self.host, port: self.port), serverName: "starling"),
+            services: [log, processor],
+            logger: logger
+        )
+        logger.notice(
+            "Starling serving",
+            metadata: [
+                "starling.http.address": "\(self.host):\(self.port)",
+                "starling.data_dir": "\(self.dataDirectory)",
+                "starling.log.durability": "\(self.durability)",
+            ]
+        )
+        try await app.runService()
+    }
+
+    static func metricsFactory(registry: PrometheusCollectorRegistry) -> PrometheusMetricsFactory {
+        var factory = PrometheusMetricsFactory(registry: registry)
+        let fine: [Duration] = [
+            .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
+            .milliseconds(3), .milliseconds(5), .milliseconds(7), .milliseconds(10), .milliseconds(15),
+            .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
+            .seconds(1), .seconds(2), .seconds(5),
+        ]
+        factory.defaultDurationHistogramBuckets = fine
+        return factory
+    }
+}
+
+extension PrometheusCollectorRegistry {
+    /// The Prometheus text exposition of every registered metric.
+    func emitToString() -> String {
+        var buffer: [UInt8] = []
+        self.emit(into: &buffer)
+        return String(decoding: buffer, as: UTF8.self)
+    }
+}

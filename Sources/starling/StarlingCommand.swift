@@ -1,0 +1,11 @@
+import ArgumentParser
+
+@main
+struct StarlingCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "starling",
+        abstract: "Starling: real-time personalized recommendations.",
+        subcommands: [Serve.self],
+        defaultSubcommand: nil
+    )
+}
