@@ -33,8 +33,12 @@ public func buildRouter<Log: EventLog, Profiles: ProfileStore>(
     _ components: APIComponents<Log, Profiles>
 ) -> Router<BasicRequestContext> {
     let router = Router(context: BasicRequestContext.self)
-    router.add(middleware: MetricsMiddleware())
-    IngestController(ingest: components.ingest, maxBodyBytes: components.maxBodyBytes).addRoutes(to: router)
+    router.add(middleware: HTTPMetricsMiddleware())
+    IngestController(
+        ingest: components.ingest,
+        maxBodyBytes: components.maxBodyBytes,
+        isAccepting: { components.readiness().recovered }
+    ).addRoutes(to: router)
     RecommendationController(service: components.recommendations).addRoutes(to: router)
     OperationsController(readiness: components.readiness, metricsText: components.metricsText).addRoutes(to: router)
     return router

@@ -143,7 +143,7 @@ struct Serve: AsyncParsableCommand {
             ingest: IngestService(log: log, deduplication: deduplication, decoder: IngestBatchDecoder(validator: validator)),
             recommendations: RecommendationService(profiles: profiles, trending: processor.trending),
             readiness: { (processor.isReady, processor.isRecovered, processor.lag()) },
-            metricsText: { registry.emitToString() },
+            metricsText: { MetricsHelp.annotate(registry.emitToString()) },
             maxBodyBytes: self.maxBodyMegabytes * 1_024 * 1_024
         )
         let app = Application(

@@ -11,13 +11,20 @@ public import StarlingStream
 public struct IngestController<Log: EventLog>: Sendable {
     let ingest: IngestService<Log>
     let maxBodyBytes: Int
+    let isAccepting: @Sendable () -> Bool
     private let acceptedCounter = Counter(label: "starling_ingest_events_accepted_total")
     private let rejectedCounter = Counter(label: "starling_ingest_events_rejected_total")
     private let duplicateCounter = Counter(label: "starling_ingest_events_duplicate_total")
 
-    public init(ingest: IngestService<Log>, maxBodyBytes: Int) {
+    /// - Parameters:
+    ///   - ingest: The ingest pipeline.
+    ///   - maxBodyBytes: The largest body accepted (413 beyond).
+    ///   - isAccepting: Whether ingest is open: it stays closed (503) until recovery has rebuilt the id index, so
+    ///     that a retried event is reported as a duplicate rather than appended again.
+    public init(ingest: IngestService<Log>, maxBodyBytes: Int, isAccepting: @escaping @Sendable () -> Bool) {
         self.ingest = ingest
         self.maxBodyBytes = maxBodyBytes
+        self.isAccepting = isAccepting
     }
 
     public func addRoutes(to router: Router<some RequestContext>) {
@@ -36,6 +43,13 @@ public struct IngestController<Log: EventLog>: Sendable {
             return Responses.error(
                 .unsupportedMediaType,
                 "Content-Type must be application/json or application/x-ndjson, found \(found)"
+            )
+        }
+        guard self.isAccepting() else {
+            return Responses.error(
+                .serviceUnavailable,
+                "events not accepted: the server is recovering its state; retry later",
+                headers: [.retryAfter: "1"]
             )
         }
         let body: ByteBuffer

@@ -1,0 +1,43 @@
+/// Help text for every metric Starling exports, added to the exposition as `# HELP` lines.
+///
+/// swift-metrics has no notion of help text, so the exporter adds it here; `promtool check metrics` requires it.
+/// A test checks that every exported metric has an entry.
+public enum MetricsHelp {
+    public static let catalog: [String: String] = [
+        "starling_http_requests_total": "HTTP requests served, by route, method and status.",
+        "starling_http_request_duration_seconds": "Time to produce an HTTP response, by route, method and status.",
+        "starling_ingest_events_accepted_total": "Events accepted by ingest and durably appended to the log.",
+        "starling_ingest_events_rejected_total": "Events rejected by ingest validation.",
+        "starling_ingest_events_duplicate_total": "Events acknowledged as duplicates of an already accepted id.",
+        "starling_log_appended_records_total": "Records appended to the embedded event log.",
+        "starling_log_append_duration_seconds": "Time from an append call to its durable acknowledgement.",
+        "starling_log_sync_duration_seconds": "Time the log writer spent writing and syncing one group commit.",
+        "starling_log_commit_batch_bytes": "Bytes written by one group commit.",
+        "starling_processor_events_applied_total": "Events applied to profiles and models by the stream processor.",
+        "starling_processor_duplicates_skipped_total": "Events skipped by the processor because their id was applied.",
+        "starling_processor_undecodable_records_total": "Log records the processor could not decode.",
+        "starling_processor_lag_records": "Records in the log not yet applied by the processor (consumer lag).",
+        "starling_freshness_seconds":
+            "Time from an event's append to the log until its effect is visible to serving (includes the durable write).",
+        "starling_checkpoint_duration_seconds": "Time to write one processor checkpoint.",
+        "starling_checkpoint_failures_total": "Processor checkpoints that failed to write.",
+    ]
+
+    /// Inserts a `# HELP` line before each `# TYPE` line whose metric is in ``catalog``.
+    public static func annotate(_ exposition: String) -> String {
+        var output = ""
+        output.reserveCapacity(exposition.utf8.count + 4_096)
+        for line in exposition.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("# TYPE ") {
+                let name = line.dropFirst(7).split(separator: " ").first.map(String.init) ?? ""
+                if let help = catalog[name] {
+                    output += "# HELP \(name) \(help)\n"
+                }
+            }
+            output += line
+            output += "\n"
+        }
+        if output.hasSuffix("\n\n") { output.removeLast() }
+        return output
+    }
+}
