@@ -1,0 +1,125 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import StarlingCore
+import StarlingEventLog
+import StarlingHTTP
+import StarlingModels
+import StarlingServing
+import StarlingStream
+import Testing
+
+/// A real log in a temporary directory, a running processor, and the API router in front of them.
+struct APIFixture {
+    var maxBodyBytes = 1 << 20
+    var maxPendingBytes = 64 << 20
+    var maxEvents = 10_000
+    /// Overrides the processor's recovery state as seen by the API.
+    var forceRecovering = false
+
+    func run(
+        _ mode: TestingSetup = .router,
+        _ test: @Sendable (any TestClientProtocol, StreamProcessor<SegmentedEventLog>) async throws -> Void
+    ) async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("starling-http-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let logger = Logger(label: "starling.test")
+        let topics = Dictionary(uniqueKeysWithValues: EventSchema().topics.map { ($0, 2) })
+        let log = try SegmentedEventLog.open(
+            configuration: .init(directory: directory, topics: topics, maxPendingBytes: self.maxPendingBytes),
+            logger: logger
+        )
+        let profiles = MemoryProfileStore()
+        let dedup = DeduplicationIndex()
+        let processor = StreamProcessor(
+            log: log,
+            profiles: profiles,
+            deduplication: dedup,
+            checkpoints: MemoryCheckpointStore(),
+            logger: logger
+        )
+        let forceRecovering = self.forceRecovering
+        let components = APIComponents(
+            ingest: IngestService(
+                log: log,
+                deduplication: dedup,
+                decoder: IngestBatchDecoder(maxEvents: self.maxEvents)
+            ),
+            recommendations: RecommendationService(profiles: profiles, trending: processor.trending),
+            readiness: {
+                forceRecovering ? (false, false, 0) : (processor.isReady, processor.isRecovered, processor.lag())
+            },
+            metricsText: { "" },
+            maxBodyBytes: self.maxBodyBytes
+        )
+        let app = Application(router: buildRouter(components), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await processor.run() }
+            do {
+                while !processor.isRecovered { try await Task.sleep(for: .milliseconds(1)) }
+                try await app.test(mode) { client in try await test(client, processor) }
+            } catch {
+                group.cancelAll()
+                await log.close()
+                throw error
+            }
+            group.cancelAll()
+            try await group.waitForAll()
+        }
+        await log.close()
+    }
+}
+
+extension TestClientProtocol {
+    func postEvents(_ body: String, contentType: String = "application/json") async throws -> TestResponse {
+        try await self.execute(
+            uri: "/v1/events",
+            method: .post,
+            headers: [.contentType: contentType],
+            body: ByteBuffer(string: body)
+        )
+    }
+
+    func getJSON(_ uri: String) async throws -> (HTTPResponse.Status, JSONValue) {
+        let response = try await self.execute(uri: uri, method: .get)
+        return (response.status, try JSONScanner.parse(String(buffer: response.body)))
+    }
+}
+
+extension TestResponse {
+    var json: JSONValue {
+        get throws { try JSONScanner.parse(String(buffer: self.body)) }
+    }
+}
+
+extension JSONValue {
+    var int: Int? {
+        if case .number(_, let integer?) = self { return Int(integer) }
+        return nil
+    }
+
+    var string: String? {
+        if case .string(let s) = self { return s }
+        return nil
+    }
+
+    var array: [JSONValue]? {
+        if case .array(let a) = self { return a }
+        return nil
+    }
+}
+
+/// Polls until `condition` holds, for up to 10 s.
+func eventually(_ what: String, sourceLocation: SourceLocation = #_sourceLocation, _ condition: () async throws -> Bool)
+    async throws
+{
+    let deadline = ContinuousClock.now + .seconds(10)
+    while ContinuousClock.now < deadline {
+        if try await condition() { return }
+        try await Task.sleep(for: .milliseconds(5))
+    }
+    Issue.record("timed out waiting for \(what)", sourceLocation: sourceLocation)
+}

@@ -1,0 +1,40 @@
+import StarlingCore
+import StarlingStream
+import Testing
+
+struct CheckpointTests {
+    @Test func roundTripsEveryField() throws {
+        var profile = UserProfile(user: "ü-1")
+        profile.apply(Event(type: .like, user: "ü-1", item: "x", timestamp: .seconds(5)))
+        profile.apply(Event(type: .view, user: "ü-1", item: "y", timestamp: .seconds(7)))
+        let checkpoint = Checkpoint(
+            positions: [TopicPartition(topic: "views", partition: 1): 42, TopicPartition(topic: "feedback", partition: 0): 7],
+            profiles: [profile, UserProfile(user: "empty")],
+            trendingLandmark: 1_000,
+            trendingSums: ["x": 4.5, "y": 1],
+            trendingLatest: .seconds(7),
+            appliedIDs: [("id-1", 10), ("id-2", 20)]
+        )
+        let decoded = try Checkpoint(decoding: checkpoint.encoded())
+        #expect(decoded.positions == checkpoint.positions)
+        #expect(Set(decoded.profiles.map(\.user)) == ["ü-1", "empty"])
+        #expect(decoded.profiles.first { $0.user == "ü-1" } == profile)
+        #expect(decoded.trendingLandmark == 1_000)
+        #expect(decoded.trendingSums == ["x": 4.5, "y": 1])
+        #expect(decoded.trendingLatest == .seconds(7))
+        #expect(decoded.appliedIDs.map(\.id) == ["id-1", "id-2"])
+    }
+
+    @Test func rejectsACorruptedCheckpoint() {
+        var bytes = Checkpoint(
+            positions: [:],
+            profiles: [UserProfile(user: "u")],
+            trendingLandmark: nil,
+            trendingSums: [:],
+            trendingLatest: .seconds(0),
+            appliedIDs: []
+        ).encoded()
+        bytes[bytes.count / 2] ^= 0xFF
+        #expect(throws: BinaryFormatError.self) { try Checkpoint(decoding: bytes) }
+    }
+}

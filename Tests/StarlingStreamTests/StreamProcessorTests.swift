@@ -1,0 +1,173 @@
+import StarlingCore
+import StarlingEventLog
+import StarlingModels
+import StarlingStream
+import Synchronization
+import Testing
+
+struct StreamProcessorTests {
+    private func makeProcessor(
+        log: SegmentedEventLog,
+        checkpoints: any CheckpointStore,
+        deduplication: DeduplicationIndex = DeduplicationIndex(),
+        observer: (@Sendable (Int64) -> Void)? = nil
+    ) -> StreamProcessor<SegmentedEventLog> {
+        StreamProcessor(
+            log: log,
+            profiles: MemoryProfileStore(),
+            deduplication: deduplication,
+            checkpoints: checkpoints,
+            configuration: .init(checkpointInterval: .seconds(3_600)),
+            logger: testLogger,
+            freshnessObserver: observer
+        )
+    }
+
+    private func ingest(_ log: SegmentedEventLog, _ dedup: DeduplicationIndex, _ events: [Event]) async throws
+        -> IngestService<SegmentedEventLog>.Result
+    {
+        let service = IngestService(log: log, deduplication: dedup, decoder: IngestBatchDecoder())
+        return try await service.ingest(events.map { .success($0) }, receivedAt: .now())
+    }
+
+    @Test func appliesEventsToVersionedProfilesAndTrending() async throws {
+        let directory = TemporaryDirectory()
+        let log = try openLog(directory.path)
+        let dedup = DeduplicationIndex()
+        let processor = self.makeProcessor(log: log, checkpoints: MemoryCheckpointStore(), deduplication: dedup)
+        try await withRunningProcessor(processor) {
+            _ = try await self.ingest(
+                log,
+                dedup,
+                [
+                    event(.view, user: "alice", item: "a", at: 1_000),
+                    event(.purchase, user: "bob", item: "b", at: 2_000),
+                    event(.view, user: "alice", item: "c", at: 3_000),
+                    event(.navigate, user: "alice", item: nil, at: 4_000),
+                ]
+            )
+            try await eventually("4 events applied") { processor.appliedCount == 4 }
+        }
+        let alice = try #require(processor.profiles.profile(for: "alice"))
+        #expect(alice.version == 3)
+        #expect(alice.eventCount == 3)
+        #expect(alice.recent.map(\.item) == ["c", "a"])
+        #expect(alice.interacted == ["a", "c"])
+        #expect(alice.typeCounts == ["view": 2, "navigate": 1])
+        #expect(processor.profiles.profile(for: "bob")?.version == 1)
+        // purchase (5) outranks the two views (1 each).
+        #expect(processor.trending.current.ranked.map(\.item).first == "b")
+        #expect(processor.isRecovered)
+        await log.close()
+    }
+
+    @Test func restartFromCheckpointNeitherLosesNorDoubleAppliesEvents() async throws {
+        let directory = TemporaryDirectory()
+        let checkpoints = try FileCheckpointStore(directory: "\(directory.path)/checkpoints")
+        let users = (0..<20).map { "user-\($0)" }
+
+        // First life: 200 events, then a clean stop writes a checkpoint.
+        do {
+            let log = try openLog(directory.path)
+            let dedup = DeduplicationIndex()
+            let processor = self.makeProcessor(log: log, checkpoints: checkpoints, deduplication: dedup)
+            try await withRunningProcessor(processor) {
+                for k in 0..<200 {
+                    _ = try await self.ingest(log, dedup, [event(.view, user: users[k % 20], item: "i\(k)", at: Int64(k))])
+                }
+                try await eventually("200 applied") { processor.appliedCount == 200 }
+            }
+            await log.close()
+        }
+        // While stopped, 100 more events reach the log.
+        do {
+            let log = try openLog(directory.path)
+            let dedup = DeduplicationIndex()
+            for k in 200..<300 {
+                _ = try await self.ingest(log, dedup, [event(.click, user: users[k % 20], item: "i\(k)", at: Int64(k))])
+            }
+            await log.close()
+        }
+        // Second life: restores the checkpoint and replays only the 100 new events.
+        let log = try openLog(directory.path)
+        let processor = self.makeProcessor(log: log, checkpoints: checkpoints)
+        try await withRunningProcessor(processor) {
+            try await eventually("recovered") { processor.isRecovered }
+        }
+        #expect(processor.appliedCount == 100)
+        for user in users {
+            let profile = try #require(processor.profiles.profile(for: user))
+            #expect(profile.eventCount == 15)
+            #expect(profile.version == 15)
+            #expect(profile.typeCounts == ["view": 10, "click": 5])
+        }
+        await log.close()
+    }
+
+    @Test func appliedIdsSurviveRestartAndDuplicatesAreNeverAppliedTwice() async throws {
+        let directory = TemporaryDirectory()
+        let checkpoints = try FileCheckpointStore(directory: "\(directory.path)/checkpoints")
+        do {
+            let log = try openLog(directory.path)
+            let dedup = DeduplicationIndex()
+            let processor = self.makeProcessor(log: log, checkpoints: checkpoints, deduplication: dedup)
+            try await withRunningProcessor(processor) {
+                let first = try await self.ingest(log, dedup, [event(.like, user: "u", item: "x", id: "evt-1", at: 1)])
+                #expect(first.accepted == 1)
+                let again = try await self.ingest(log, dedup, [event(.like, user: "u", item: "x", id: "evt-1", at: 1)])
+                #expect(again.accepted == 0)
+                #expect(again.duplicates == 1)
+                try await eventually("applied") { processor.appliedCount == 1 }
+            }
+            await log.close()
+        }
+        let log = try openLog(directory.path)
+        let dedup = DeduplicationIndex()
+        let processor = self.makeProcessor(log: log, checkpoints: checkpoints, deduplication: dedup)
+        try await withRunningProcessor(processor) {
+            try await eventually("recovered") { processor.isRecovered }
+            let retried = try await self.ingest(log, dedup, [event(.like, user: "u", item: "x", id: "evt-1", at: 1)])
+            #expect(retried.duplicates == 1)
+            #expect(retried.accepted == 0)
+        }
+        #expect(processor.profiles.profile(for: "u")?.version == 1)
+        await log.close()
+    }
+
+    @Test func processorSkipsADuplicateIdThatReachedTheLogTwice() async throws {
+        // Two ingest nodes with separate indexes can both append one id; the processor must apply it once.
+        let directory = TemporaryDirectory()
+        let log = try openLog(directory.path)
+        let dedup = DeduplicationIndex()
+        let processor = self.makeProcessor(log: log, checkpoints: MemoryCheckpointStore(), deduplication: dedup)
+        try await withRunningProcessor(processor) {
+            _ = try await self.ingest(log, DeduplicationIndex(), [event(.like, user: "u", item: "x", id: "same", at: 1)])
+            _ = try await self.ingest(log, DeduplicationIndex(), [event(.like, user: "u", item: "x", id: "same", at: 1)])
+            _ = try await self.ingest(log, DeduplicationIndex(), [event(.view, user: "u", item: "y", at: 2)])
+            try await eventually("profile has the view") { processor.profiles.profile(for: "u")?.interacted.contains("y") == true }
+        }
+        #expect(processor.profiles.profile(for: "u")?.version == 2)
+        await log.close()
+    }
+
+    @Test func reportsFreshnessForEveryRecord() async throws {
+        let directory = TemporaryDirectory()
+        let log = try openLog(directory.path)
+        let dedup = DeduplicationIndex()
+        let observed = Mutex<[Int64]>([])
+        let processor = self.makeProcessor(
+            log: log,
+            checkpoints: MemoryCheckpointStore(),
+            deduplication: dedup,
+            observer: { value in observed.withLock { $0.append(value) } }
+        )
+        try await withRunningProcessor(processor) {
+            _ = try await self.ingest(log, dedup, (0..<10).map { event(.view, user: "u\($0)", item: "i", at: 1) })
+            try await eventually("10 applied") { processor.appliedCount == 10 }
+        }
+        let values = observed.withLock { $0 }
+        #expect(values.count == 10)
+        #expect(values.allSatisfy { $0 > 0 && $0 < 60_000_000_000 })
+        await log.close()
+    }
+}

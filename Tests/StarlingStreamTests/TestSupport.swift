@@ -1,0 +1,70 @@
+import Foundation
+import Logging
+import StarlingCore
+import StarlingEventLog
+import StarlingModels
+import StarlingStream
+import Testing
+
+/// A temporary directory removed when the test ends.
+struct TemporaryDirectory: ~Copyable {
+    let path: String
+
+    init() {
+        self.path = FileManager.default.temporaryDirectory.appendingPathComponent("starling-\(UUID().uuidString)").path
+        try? FileManager.default.createDirectory(atPath: self.path, withIntermediateDirectories: true)
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(atPath: self.path)
+    }
+}
+
+let testLogger = Logger(label: "starling.test")
+
+func openLog(_ directory: String, partitions: Int = 2) throws -> SegmentedEventLog {
+    let topics = Dictionary(uniqueKeysWithValues: EventSchema().topics.map { ($0, partitions) })
+    return try SegmentedEventLog.open(
+        configuration: .init(directory: "\(directory)/log", topics: topics),
+        logger: testLogger
+    )
+}
+
+/// Runs `processor` while `body` runs, then stops it by cancellation (which writes its final checkpoint).
+func withRunningProcessor<R>(
+    _ processor: StreamProcessor<SegmentedEventLog>,
+    _ body: () async throws -> R
+) async throws -> R {
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { try await processor.run() }
+        let result: R
+        do {
+            result = try await body()
+        } catch {
+            group.cancelAll()
+            throw error
+        }
+        group.cancelAll()
+        try await group.waitForAll()
+        return result
+    }
+}
+
+/// Polls `condition` every 5 ms for up to `seconds`; records an issue on time-out.
+func eventually(
+    _ what: String,
+    seconds: Double = 10,
+    sourceLocation: SourceLocation = #_sourceLocation,
+    _ condition: () async throws -> Bool
+) async throws {
+    let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1_000))
+    while ContinuousClock.now < deadline {
+        if try await condition() { return }
+        try await Task.sleep(for: .milliseconds(5))
+    }
+    Issue.record("timed out waiting for \(what)", sourceLocation: sourceLocation)
+}
+
+func event(_ type: EventType, user: String, item: String?, id: String? = nil, at ms: Int64, value: Double? = nil) -> Event {
+    Event(type: type, user: user, item: item, id: id, timestamp: EventTime(milliseconds: ms), value: value)
+}
