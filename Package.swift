@@ -93,12 +93,17 @@ let package = Package(
             dependencies: [
                 "StarlingCore",
                 "StarlingEventLog",
+                "StarlingModels",
+                "StarlingStream",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "StarlingCoreTests", dependencies: ["StarlingCore"]),
-        .testTarget(name: "StarlingEventLogTests", dependencies: ["StarlingCore", "StarlingEventLog"]),
+        .testTarget(
+            name: "StarlingEventLogTests",
+            dependencies: ["StarlingCore", "StarlingEventLog", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(
             name: "StarlingStreamTests",
             dependencies: ["StarlingCore", "StarlingEventLog", "StarlingModels", "StarlingStream"]

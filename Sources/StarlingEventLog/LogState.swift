@@ -45,6 +45,12 @@ struct LogState {
     var closeWaiters: [CheckedContinuation<Void, Never>] = []
     /// Set when a write or sync failed: the log refuses appends from then on.
     var failure: EventLogError?
+    /// Segments written since the flusher last synced them (journaled durability only).
+    var unflushedSegments: [ObjectIdentifier: Segment] = [:]
+    /// Partition directories that gained a segment file since the flusher last synced them.
+    var unflushedDirectories: Set<String> = []
+    /// The journal file the latest commit went to.
+    var journalSequence: UInt64 = 0
 }
 
 /// A mutex with a condition variable, for the writer thread to sleep on.

@@ -47,6 +47,7 @@ final class LogWriter: Sendable {
                 self.commit(batch, log: log)
             }
             if batch.closing && batch.items.isEmpty {
+                Self.flush(log: log)
                 let (closeWaiters, consumers) = log.lock.withLock { state in
                     state.closed = true
                     defer {
@@ -64,6 +65,49 @@ final class LogWriter: Sendable {
                 nextRetention = Date(timeIntervalSinceNow: Self.retentionInterval)
             }
         }
+    }
+
+    /// Syncs the partition files written since the last flush, then deletes the journal files that only hold
+    /// chunks now safe in those files. Runs on the flusher thread about once a second, and once more on close.
+    static func flush(log: SegmentedEventLog) {
+        guard log.journal != nil else { return }
+        let (segments, directories, sequence) = log.lock.withLock { state in
+            defer {
+                state.unflushedSegments = [:]
+                state.unflushedDirectories = []
+            }
+            return (Array(state.unflushedSegments.values), state.unflushedDirectories, state.journalSequence)
+        }
+        do {
+            for segment in segments { try FileIO.syncData(segment.fd, path: segment.path) }
+            for directory in directories { try FileIO.syncDirectory(directory) }
+        } catch {
+            // Keep the journal: the next open replays it. Put the segments back for the next attempt.
+            log.logger.warning("Partition flush failed; keeping the journal", metadata: ["starling.log.error": "\(error)"])
+            log.lock.withLock { state in
+                for segment in segments { state.unflushedSegments[ObjectIdentifier(segment)] = segment }
+                state.unflushedDirectories.formUnion(directories)
+            }
+            return
+        }
+        Journal.deleteFiles(in: log.journalDirectory, before: sequence)
+    }
+
+    /// Starts the flusher thread, which ends once the log is closed.
+    func startFlusher(log: SegmentedEventLog, interval: TimeInterval = 1) {
+        guard log.journal != nil else { return }
+        let thread = Thread {
+            while true {
+                let deadline = Date(timeIntervalSinceNow: interval)
+                while Date() < deadline {
+                    if log.lock.withLock({ $0.closed }) { return }
+                    Thread.sleep(forTimeInterval: 0.05)
+                }
+                Self.flush(log: log)
+            }
+        }
+        thread.name = "starling-log-flusher"
+        thread.start()
     }
 
     private static func take(_ state: inout LogState) -> Batch {
@@ -96,8 +140,8 @@ final class LogWriter: Sendable {
         var items = batch.items
         let sync = log.configuration.durability == .fsync
         let syncStart = ContinuousClock.now
+        var rolledDirectories: [String] = []
         do {
-            var rolledDirectories: [String] = []
             for k in items.indices {
                 if items[k].position >= log.configuration.segmentBytes {
                     let directory = log.lock.withLock { $0.partitions[items[k].partition].directory }
@@ -119,13 +163,16 @@ final class LogWriter: Sendable {
                     lastIndexed: item.rolled ? nil : item.segment.index.last?.position
                 )
             }
-            if sync {
-                for item in items {
-                    try FileIO.syncData(item.segment.fd, path: item.segment.path)
-                }
-                for directory in rolledDirectories {
-                    try FileIO.syncDirectory(directory)
-                }
+            if sync, let journal = log.journal {
+                try journal.append(
+                    items.map { item in
+                        Journal.Chunk(
+                            topicPartition: log.topicPartitions[item.partition],
+                            firstOffset: item.firstOffset,
+                            records: item.bytes
+                        )
+                    }
+                )
             }
         } catch {
             let failure = error as? EventLogError ?? .io("\(error)")
@@ -139,7 +186,13 @@ final class LogWriter: Sendable {
         }
         log.logMetrics.syncDuration.recordNanoseconds((ContinuousClock.now - syncStart).nanoseconds)
         log.logMetrics.commitBatchBytes.record(items.reduce(0) { $0 + $1.bytes.count })
+        let journalSequence = log.journal?.sequence ?? 0
         let consumers = log.lock.withLock { state in
+            state.journalSequence = journalSequence
+            if sync {
+                for item in items { state.unflushedSegments[ObjectIdentifier(item.segment)] = item.segment }
+                state.unflushedDirectories.formUnion(rolledDirectories)
+            }
             for item in items {
                 if item.rolled {
                     state.partitions[item.partition].segments.append(item.segment)

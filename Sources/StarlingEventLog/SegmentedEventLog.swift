@@ -11,8 +11,10 @@ public import StarlingCore
 /// Consumer groups' committed positions live in `<directory>/_consumers/<group>.offsets`.
 ///
 /// Appends are framed and checksummed by the caller's task, then handed to one writer thread that writes every
-/// pending partition buffer and syncs each touched file once: all appends that arrived while the previous sync was
-/// running share the next one (group commit). ``append(_:)`` returns only after its sync.
+/// pending partition buffer and then makes the whole batch durable with a single `fdatasync` of the commit
+/// ``Journal``: all appends that arrived while the previous sync was running share the next one (group commit).
+/// ``append(_:)`` returns only after its sync. A flusher thread syncs the partition files in the background and
+/// retires journal files.
 ///
 /// ```swift
 /// let log = try SegmentedEventLog.open(
@@ -29,6 +31,9 @@ public final class SegmentedEventLog: EventLog, Service {
     private let partitionIDs: [String: [Int]]
     let lock: LogLock
     private let writerThread: LogWriter
+    /// The commit journal, used only by the writer thread; `nil` with buffered durability.
+    let journal: Journal?
+    var journalDirectory: String { "\(self.configuration.directory)/_journal" }
     private let metrics: LogMetrics
 
     /// Opens (and recovers) or creates the log in `configuration.directory`, and starts its writer thread.
@@ -68,11 +73,20 @@ public final class SegmentedEventLog: EventLog, Service {
                 topicPartitions.append(topicPartition)
             }
         }
+        // Replay what the journal holds beyond the partition files (after a crash or power loss).
+        let journalDirectory = "\(configuration.directory)/_journal"
+        let nextJournal = try Journal.replay(directory: journalDirectory, into: &partitions, logger: logger)
+        self.journal =
+            configuration.durability == .fsync
+            ? try Journal(directory: journalDirectory, sequence: nextJournal) : nil
         self.topicPartitions = topicPartitions
         self.partitionIDs = partitionIDs
-        self.lock = LogLock(state: LogState(partitions: partitions))
+        var state = LogState(partitions: partitions)
+        state.journalSequence = self.journal?.sequence ?? 0
+        self.lock = LogLock(state: state)
         self.writerThread = LogWriter()
         self.writerThread.start(log: self)
+        self.writerThread.startFlusher(log: self)
     }
 
     private static func partitionCount(topic: String, requested: Int, directory: String, sync: Bool) throws -> Int {

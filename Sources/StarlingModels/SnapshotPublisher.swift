@@ -1,4 +1,4 @@
-public import StarlingCore
+import StarlingCore
 
 /// Holds the latest immutable snapshot of a model for readers on the request path.
 ///

@@ -1,5 +1,5 @@
 public import StarlingCore
-public import StarlingModels
+import StarlingModels
 
 /// The processor's state together with the log positions it covers: restoring it and replaying the log from
 /// those positions rebuilds exactly the state of a processor that never stopped.

@@ -1,0 +1,107 @@
+import ArgumentParser
+import Foundation
+import Logging
+import StarlingCore
+import StarlingEventLog
+import StarlingModels
+import StarlingStream
+
+/// Ingests synthetic events at a fixed rate through the ingest service, the durable log and the stream processor,
+/// and reports the distribution of freshness: append accepted → effect visible to serving.
+struct FreshnessBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "freshness",
+        abstract: "Freshness at a sustained event rate (in-process: ingest service → log → processor)."
+    )
+
+    @Option(help: "Events per second to sustain.")
+    var rate = 50_000
+    @Option(help: "Events per ingest call (one HTTP request's batch).")
+    var batch = 100
+    @Option(help: "Seconds to measure (after a 2 s warm-up).")
+    var seconds = 20.0
+    @Option(help: "fsync or buffered.")
+    var durability = "fsync"
+    @Option(help: "Directory for the data (removed afterwards).")
+    var directory = "/tmp/starling-bench-freshness"
+
+    func run() async throws {
+        try? FileManager.default.removeItem(atPath: self.directory)
+        defer { try? FileManager.default.removeItem(atPath: self.directory) }
+        let logger = Logger(label: "bench")
+        let schema = EventSchema()
+        let log = try SegmentedEventLog.open(
+            configuration: .init(
+                directory: "\(self.directory)/log",
+                topics: Dictionary(uniqueKeysWithValues: schema.topics.map { ($0, 4) }),
+                durability: self.durability == "fsync" ? .fsync : .buffered
+            ),
+            logger: logger
+        )
+        let samples = LockedBox<[Int64]>([])
+        let measuring = LockedBox(false)
+        samples.withLock { $0.reserveCapacity(Int(Double(self.rate) * self.seconds * 1.2)) }
+        let dedup = DeduplicationIndex()
+        let processor = StreamProcessor(
+            log: log,
+            profiles: MemoryProfileStore(),
+            deduplication: dedup,
+            checkpoints: try FileCheckpointStore(directory: "\(self.directory)/checkpoints"),
+            logger: logger,
+            freshnessObserver: { nanos in
+                if measuring.value { samples.withLock { $0.append(nanos) } }
+            }
+        )
+        let ingest = IngestService(log: log, deduplication: dedup, decoder: IngestBatchDecoder())
+        var traffic = SyntheticTraffic()
+        let requestsPerSecond = Double(self.rate) / Double(self.batch)
+        let interval = Duration.nanoseconds(Int64(1e9 / requestsPerSecond))
+        let total = Int((self.seconds + 2) * requestsPerSecond)
+        var batches: [[IngestBatchDecoder.Entry]] = []
+        for k in 0..<total {
+            batches.append(
+                (0..<self.batch).map { j in
+                    .success(traffic.event(at: EventTime(milliseconds: 1_700_000_000_000 + Int64(k * self.batch + j))))
+                }
+            )
+        }
+        let ingested = LockedBox(0)
+        let start = ContinuousClock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await processor.run() }
+            // Open-loop pacing: request k starts at start + k·interval, whatever earlier requests are doing.
+            try await withThrowingTaskGroup(of: Void.self) { senders in
+                for (k, entries) in batches.enumerated() {
+                    let due = start + interval * k
+                    if ContinuousClock.now < due { try await Task.sleep(until: due, clock: .continuous) }
+                    if k == Int(2 * requestsPerSecond) { measuring.withLock { $0 = true } }
+                    senders.addTask {
+                        _ = try await ingest.ingest(entries, receivedAt: .now())
+                        ingested.withLock { $0 += entries.count }
+                    }
+                }
+                try await senders.waitForAll()
+            }
+            while processor.appliedCount < UInt64(ingested.value) {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            measuring.withLock { $0 = false }
+            group.cancelAll()
+        }
+        await log.close()
+        let elapsed = ContinuousClock.now - start
+        let achieved = Double(ingested.value) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+        var sorted = samples.withLock { $0 }
+        sorted.sort()
+        func percentile(_ p: Double) -> String {
+            guard !sorted.isEmpty else { return "n/a" }
+            let value = sorted[min(sorted.count - 1, Int(p * Double(sorted.count)))]
+            return String(format: "%.2f", Double(value) / 1e6)
+        }
+        print(
+            "freshness durability=\(self.durability) target_rate=\(self.rate) achieved_rate=\(Int(achieved))"
+                + " samples=\(sorted.count) p50_ms=\(percentile(0.5)) p90_ms=\(percentile(0.9))"
+                + " p99_ms=\(percentile(0.99)) p999_ms=\(percentile(0.999)) max_ms=\(percentile(1.0))"
+        )
+    }
+}
