@@ -1,0 +1,124 @@
+import Foundation
+import StarlingCore
+import Testing
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The real `starling` binary, started as a child process on a free loopback port.
+final class StarlingServer: @unchecked Sendable {
+    // @unchecked: `process` is only touched from the test's own task.
+    let port: Int
+    let dataDirectory: String
+    private var process: Process?
+    private let extraArguments: [String]
+
+    /// The built binary: `$STARLING_BINARY`, or the package's debug build.
+    static var binaryPath: String {
+        if let path = ProcessInfo.processInfo.environment["STARLING_BINARY"] { return path }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        return root.appendingPathComponent(".build/debug/starling").path
+    }
+
+    init(dataDirectory: String, extraArguments: [String] = []) throws {
+        self.port = try Self.freePort()
+        self.dataDirectory = dataDirectory
+        self.extraArguments = extraArguments
+    }
+
+    func start() async throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.binaryPath) else {
+            throw ServerError("no starling binary at \(Self.binaryPath): run `swift build` first (scripts/test does)")
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binaryPath)
+        process.arguments =
+            ["serve", "--port", "\(self.port)", "--data-dir", self.dataDirectory, "--log-level", "warning"]
+            + self.extraArguments
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        self.process = process
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            if let (status, _) = try? await self.request("GET", "/ready"), status == 200 { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw ServerError("server on port \(self.port) did not become ready")
+    }
+
+    /// Kills the server with SIGKILL: no shutdown, no flush, no final checkpoint.
+    func kill9() {
+        guard let process = self.process else { return }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        self.process = nil
+    }
+
+    /// Stops the server with SIGTERM and waits for it to exit.
+    func stop() {
+        guard let process = self.process else { return }
+        process.terminate()
+        process.waitUntilExit()
+        self.process = nil
+    }
+
+    deinit {
+        self.kill9()
+    }
+
+    /// Sends a request; returns the status and the body.
+    func request(_ method: String, _ path: String, body: String? = nil, contentType: String = "application/json")
+        async throws -> (Int, Data)
+    {
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(self.port)\(path)")!)
+        request.httpMethod = method
+        request.timeoutInterval = 10
+        if let body {
+            request.httpBody = Data(body.utf8)
+            request.setValue(contentType, forHTTPHeaderField: "Content-Type")
+        }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, data)
+    }
+
+    func json(_ method: String, _ path: String, body: String? = nil) async throws -> (Int, JSONValue) {
+        let (status, data) = try await self.request(method, path, body: body)
+        return (status, try JSONScanner.parse([UInt8](data)))
+    }
+
+    private static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw ServerError("socket() failed") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Int32 in
+                guard bind(fd, pointer, length) == 0 else { return -1 }
+                return getsockname(fd, pointer, &length)
+            }
+        }
+        guard bound == 0 else { throw ServerError("bind() failed") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
+
+struct ServerError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+extension JSONValue {
+    var int: Int? {
+        if case .number(_, let integer?) = self { return Int(integer) }
+        return nil
+    }
+}
