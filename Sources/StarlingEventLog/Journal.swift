@@ -144,7 +144,17 @@ final class Journal: @unchecked Sendable {
                     )
                     continue
                 }
-                replayed += try Self.apply(chunk, to: &partitions[k], touched: &touched)
+                for segment in partitions[k].segments { touched[ObjectIdentifier(segment)] = segment }
+                do {
+                    replayed += try Self.apply(chunk, to: &partitions[k])
+                } catch {
+                    // Damage below what the journal covers: the records after the gap cannot be placed without
+                    // breaking dense offsets. Keep the log usable and say what was lost.
+                    logger.error(
+                        "Journal chunk cannot be replayed",
+                        metadata: ["starling.log.partition": "\(chunk.topicPartition)", "starling.log.error": "\(error)"]
+                    )
+                }
             }
             if position < bytes.count {
                 logger.warning(
@@ -153,8 +163,13 @@ final class Journal: @unchecked Sendable {
                 )
             }
         }
+        // Every partition the journal names is synced before the journal goes: its records may sit only in
+        // unsynced page cache after a kill -9, written but never flushed.
         for segment in touched.values {
             try FileIO.syncData(segment.fd, path: segment.path)
+        }
+        for directory in Set(touched.values.map { String($0.path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")) }) {
+            try FileIO.syncDirectory(directory)
         }
         if replayed > 0 {
             logger.info("Replayed journal into partitions", metadata: ["starling.log.records": "\(replayed)"])
@@ -180,13 +195,12 @@ final class Journal: @unchecked Sendable {
     }
 
     /// Appends the chunk's records that the partition lacks. Returns how many were appended.
-    private static func apply(_ chunk: Chunk, to partition: inout PartitionState, touched: inout [ObjectIdentifier: Segment])
-        throws -> Int
-    {
+    private static func apply(_ chunk: Chunk, to partition: inout PartitionState) throws -> Int {
         let next = partition.nextOffset
         var start: Int?
         var count = 0
         var last = next
+        var newestAppend: Int64 = 0
         try chunk.records.withUnsafeBytes { raw in
             var position = 0
             while position < raw.count {
@@ -200,6 +214,7 @@ final class Journal: @unchecked Sendable {
                         )
                     }
                     if start == nil { start = position }
+                    newestAppend = max(newestAppend, frame.appendedAt)
                     last += 1
                     count += 1
                 }
@@ -208,12 +223,20 @@ final class Journal: @unchecked Sendable {
         }
         guard let start, count > 0 else { return 0 }
         let segment = partition.segments.last!
-        let suffix = chunk.records[start...]
+        let suffix = Array(chunk.records[start...])
         try suffix.withUnsafeBytes { try FileIO.write(segment.fd, $0, at: segment.size, path: segment.path) }
+        segment.index.append(
+            contentsOf: LogWriter.indexEntries(
+                suffix,
+                firstOffset: next,
+                startPosition: segment.size,
+                lastIndexed: segment.index.last?.position
+            )
+        )
         segment.size += suffix.count
         segment.nextOffset = last
+        segment.newestAppendNanoseconds = max(segment.newestAppendNanoseconds, newestAppend)
         partition.nextOffset = last
-        touched[ObjectIdentifier(segment)] = segment
         return count
     }
 }

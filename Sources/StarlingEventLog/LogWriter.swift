@@ -212,7 +212,7 @@ final class LogWriter: Sendable {
     }
 
     /// Sparse index entries for records written at `startPosition`, one every ``Segment/indexInterval`` bytes.
-    private static func indexEntries(
+    static func indexEntries(
         _ bytes: [UInt8],
         firstOffset: Int64,
         startPosition: Int,

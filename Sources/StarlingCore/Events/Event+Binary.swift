@@ -51,7 +51,12 @@ extension Event {
         let id = try reader.readOptionalString()
         let timestamp = EventTime(milliseconds: try reader.readInt64())
         let receivedAt = EventTime(milliseconds: try reader.readInt64())
-        let value: Double? = try reader.readUInt8() == 1 ? try reader.readDouble() : nil
+        let value: Double?
+        switch try reader.readUInt8() {
+        case 0: value = nil
+        case 1: value = try reader.readDouble()
+        default: throw BinaryFormatError.malformed
+        }
         let count = try reader.readVarint()
         guard count <= UInt64(reader.remaining) else { throw BinaryFormatError.truncated }
         var context: [(key: String, value: ContextValue)] = []

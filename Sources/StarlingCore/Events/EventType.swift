@@ -96,7 +96,7 @@ public struct EventSchema: Sendable {
 
     /// Parses declarations of the form `name` or `name:topic`, as given on the command line.
     public mutating func declare(specification: String) throws(EventSchemaError) {
-        let parts = specification.split(separator: ":", maxSplits: 1).map(String.init)
+        let parts = specification.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
         guard let name = parts.first else {
             throw EventSchemaError(description: "empty event type declaration")
         }
