@@ -43,7 +43,7 @@ public struct RecommendationController<Profiles: ProfileStore>: Sendable {
 
     static func user(_ context: some RequestContext) -> Result<String, HTTPFailure> {
         let raw = context.parameters.get("user") ?? ""
-        let user = raw.removingPercentEncoding ?? raw
+        let user = raw.utf8.contains(UInt8(ascii: "%")) ? (raw.removingPercentEncoding ?? raw) : raw
         guard !user.isEmpty, user.count <= 256 else {
             return .failure(HTTPFailure(response: Responses.error(.badRequest, "user must be 1-256 characters")))
         }
