@@ -1,10 +1,19 @@
-/// An item with a score and the reason it was chosen.
+public import StarlingCore
+
+/// An item with a score.
 public struct ScoredItem: Hashable, Sendable {
-    public var item: String
+    public var key: ItemKey
     public var score: Double
 
-    public init(item: String, score: Double) {
-        self.item = item
+    /// The item id.
+    public var item: String { self.key.name }
+
+    public init(key: ItemKey, score: Double) {
+        self.key = key
         self.score = score
+    }
+
+    public init(item: String, score: Double) {
+        self.init(key: ItemKey(item), score: score)
     }
 }

@@ -24,7 +24,7 @@ public struct RecommendationService<Profiles: ProfileStore>: Sendable {
 
     /// Recommendations for `user`: time-decayed popular items, without items the user already interacted with and
     /// without `excluding`.
-    public func recommendations(for user: String, count: Int, excluding: Set<String> = []) async throws
+    public func recommendations(for user: String, count: Int, excluding: Set<ItemKey> = []) async throws
         -> Recommendations
     {
         let profile = try await self.profiles.profile(for: user)
@@ -32,7 +32,7 @@ public struct RecommendationService<Profiles: ProfileStore>: Sendable {
         var items: [Recommendation] = []
         items.reserveCapacity(count)
         for entry in self.trending.current.ranked where items.count < count {
-            guard !seen.contains(entry.item), !excluding.contains(entry.item) else { continue }
+            guard !seen.contains(entry.key), !excluding.contains(entry.key) else { continue }
             items.append(Recommendation(item: entry.item, score: entry.score, reason: "trending"))
         }
         return Recommendations(user: user, items: items, profileVersion: profile?.version ?? 0)

@@ -8,7 +8,7 @@ public struct Checkpoint: Sendable {
     public var positions: [TopicPartition: Int64]
     public var profiles: [UserProfile]
     public var trendingLandmark: Int64?
-    public var trendingSums: [String: Double]
+    public var trendingSums: [ItemKey: Double]
     public var trendingLatest: EventTime
     public var appliedIDs: [(id: String, time: Int64)]
 
@@ -16,7 +16,7 @@ public struct Checkpoint: Sendable {
         positions: [TopicPartition: Int64],
         profiles: [UserProfile],
         trendingLandmark: Int64?,
-        trendingSums: [String: Double],
+        trendingSums: [ItemKey: Double],
         trendingLatest: EventTime,
         appliedIDs: [(id: String, time: Int64)]
     ) {
@@ -58,7 +58,7 @@ extension Checkpoint {
                 w.write(r.timestamp.milliseconds)
             }
             w.writeVarint(UInt64(p.interacted.count))
-            for item in p.interacted { w.write(item) }
+            for item in p.interacted { w.write(item.name) }
             w.writeVarint(UInt64(p.typeCounts.count))
             for (type, count) in p.typeCounts {
                 w.write(type)
@@ -74,7 +74,7 @@ extension Checkpoint {
         w.write(self.trendingLatest.milliseconds)
         w.writeVarint(UInt64(self.trendingSums.count))
         for (item, sum) in self.trendingSums {
-            w.write(item)
+            w.write(item.name)
             w.write(sum)
         }
         w.writeVarint(UInt64(self.appliedIDs.count))
@@ -123,7 +123,7 @@ extension Checkpoint {
                 let type = EventType(try r.readString())
                 p.recent.append(Interaction(item: item, type: type, timestamp: EventTime(milliseconds: try r.readInt64())))
             }
-            for _ in 0..<(try r.readVarint()) { p.interacted.insert(try r.readString()) }
+            for _ in 0..<(try r.readVarint()) { p.interacted.insert(ItemKey(try r.readString())) }
             for _ in 0..<(try r.readVarint()) {
                 let type = try r.readString()
                 p.typeCounts[type] = try r.readUInt64()
@@ -132,9 +132,9 @@ extension Checkpoint {
         }
         let landmark: Int64? = try r.readUInt8() == 1 ? try r.readInt64() : nil
         let latest = EventTime(milliseconds: try r.readInt64())
-        var sums: [String: Double] = [:]
+        var sums: [ItemKey: Double] = [:]
         for _ in 0..<(try r.readVarint()) {
-            let item = try r.readString()
+            let item = ItemKey(try r.readString())
             sums[item] = try r.readDouble()
         }
         var ids: [(id: String, time: Int64)] = []

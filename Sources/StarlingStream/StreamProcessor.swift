@@ -242,7 +242,7 @@ public final class StreamProcessor<Log: EventLog>: Service {
             }
             self.profiles.modify(event.user) { $0.apply(event) }
             if let item = event.item {
-                model.record(item, weight: self.configuration.weights.popularity(of: event), at: event.timestamp)
+                model.record(ItemKey(item), weight: self.configuration.weights.popularity(of: event), at: event.timestamp)
             }
             applied += 1
         }

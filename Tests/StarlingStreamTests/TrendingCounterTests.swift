@@ -29,7 +29,7 @@ struct TrendingCounterTests {
             time += Int64(generator.next() % 3_000)
             let item = "item-\(Int(Double(generator.next() % 10_000) / 10_000 * 200))"
             let weight = Double(generator.next() % 5 + 1)
-            counter.record(item, weight: weight, at: EventTime(milliseconds: time))
+            counter.record(ItemKey(item), weight: weight, at: EventTime(milliseconds: time))
             // Reference: every contribution scaled to time zero; ranking is the same at any instant.
             reference[item, default: 0] += weight * Double.pow2(Double(time) / 300_000)
         }

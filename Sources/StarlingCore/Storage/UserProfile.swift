@@ -27,7 +27,7 @@ public struct UserProfile: Hashable, Sendable {
     /// The most recent interactions with items, newest first, at most ``recentLimit``.
     public var recent: [Interaction]
     /// Every item the user has interacted with.
-    public var interacted: Set<String>
+    public var interacted: Set<ItemKey>
     /// Events applied, by type name.
     public var typeCounts: [String: UInt64]
 
@@ -53,7 +53,7 @@ public struct UserProfile: Hashable, Sendable {
         self.eventCount += 1
         self.typeCounts[event.type.name, default: 0] += 1
         guard let item = event.item else { return }
-        self.interacted.insert(item)
+        self.interacted.insert(ItemKey(item))
         let interaction = Interaction(item: item, type: event.type, timestamp: event.timestamp)
         let position = self.recent.firstIndex(where: { $0.timestamp <= event.timestamp }) ?? self.recent.count
         if position < Self.recentLimit {

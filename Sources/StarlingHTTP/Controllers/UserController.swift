@@ -59,9 +59,9 @@ public struct RecommendationController<Profiles: ProfileStore>: Sendable {
             user = u
             count = c
         }
-        var exclude = Set<String>()
+        var exclude = Set<ItemKey>()
         for value in request.uri.queryParameters.getAll("exclude") {
-            for id in value.split(separator: ",") where !id.isEmpty { exclude.insert(String(id)) }
+            for id in value.split(separator: ",") where !id.isEmpty { exclude.insert(ItemKey(String(id))) }
         }
         let result = try await self.service.recommendations(for: user, count: count, excluding: exclude)
         var writer = JSONWriter(capacity: 128 + result.items.count * 64)

@@ -53,10 +53,10 @@ public struct TrendingCounter: Sendable {
     /// The landmark `L`, in milliseconds.
     public private(set) var landmark: Int64?
     /// Forward-decayed sums by item.
-    public private(set) var sums: [String: Double] = [:]
+    public private(set) var sums: [ItemKey: Double] = [:]
     /// The highest sums, descending.
-    private var top: [String] = []
-    private var inTop: Set<String> = []
+    private var top: [ItemKey] = []
+    private var inTop: Set<ItemKey> = []
     /// The latest event time seen: "now" in event time.
     public private(set) var latest: EventTime = EventTime(milliseconds: 0)
 
@@ -69,7 +69,7 @@ public struct TrendingCounter: Sendable {
     }
 
     /// Adds `weight` (≥ 0) to `item` at event time `time`. Late events count, decayed by their age.
-    public mutating func record(_ item: String, weight: Double, at time: EventTime) {
+    public mutating func record(_ item: ItemKey, weight: Double, at time: EventTime) {
         guard weight > 0 else { return }
         if time > self.latest { self.latest = time }
         let landmark = self.landmark ?? time.milliseconds
@@ -84,7 +84,7 @@ public struct TrendingCounter: Sendable {
         self.promote(item, sum: sum)
     }
 
-    private mutating func promote(_ item: String, sum: Double) {
+    private mutating func promote(_ item: ItemKey, sum: Double) {
         if self.inTop.contains(item) {
             // Its sum only grew: move it up.
             guard var k = self.top.firstIndex(of: item) else { return }
@@ -118,7 +118,7 @@ public struct TrendingCounter: Sendable {
     }
 
     /// The decayed score of `item` at `time`.
-    public func score(of item: String, at time: EventTime) -> Double {
+    public func score(of item: ItemKey, at time: EventTime) -> Double {
         guard let sum = self.sums[item], let landmark else { return 0 }
         return sum * .exp2(Double(landmark - time.milliseconds) / self.halfLifeMilliseconds)
     }
@@ -128,11 +128,11 @@ public struct TrendingCounter: Sendable {
         let time = time ?? self.latest
         guard let landmark else { return Snapshot(ranked: [], asOf: time) }
         let factor = Double.exp2(Double(landmark - time.milliseconds) / self.halfLifeMilliseconds)
-        return Snapshot(ranked: self.top.map { ScoredItem(item: $0, score: self.sums[$0]! * factor) }, asOf: time)
+        return Snapshot(ranked: self.top.map { ScoredItem(key: $0, score: self.sums[$0]! * factor) }, asOf: time)
     }
 
     /// Restores a counter from its stored sums (see ``sums`` and ``landmark``).
-    public init(configuration: Configuration, landmark: Int64?, sums: [String: Double], latest: EventTime) {
+    public init(configuration: Configuration, landmark: Int64?, sums: [ItemKey: Double], latest: EventTime) {
         self.init(configuration: configuration)
         self.landmark = landmark
         self.sums = sums
