@@ -26,38 +26,37 @@ public struct RecommendationController<Profiles: ProfileStore>: Sendable {
     }
 
     /// Parses `count`: absent → 10; otherwise an integer from 1 to ``RecommendationService/maxCount``.
-    static func count(_ request: Request) -> Result<Int, HTTPFailure> {
-        guard let raw = request.uri.queryParameters.get("count") else { return .success(10) }
+    static func count(_ request: Request) throws(HTTPFailure) -> Int {
+        guard let raw = request.uri.queryParameters.get("count") else { return 10 }
         guard let count = Int(raw), count >= 1, count <= RecommendationService<Profiles>.maxCount else {
-            return .failure(
-                HTTPFailure(
-                    response: Responses.error(
-                        .badRequest,
-                        "count must be an integer from 1 to \(RecommendationService<Profiles>.maxCount), found '\(raw)'"
-                    )
+            throw HTTPFailure(
+                response: Responses.error(
+                    .badRequest,
+                    "count must be an integer from 1 to \(RecommendationService<Profiles>.maxCount), found '\(raw)'"
                 )
             )
         }
-        return .success(count)
+        return count
     }
 
-    static func user(_ context: some RequestContext) -> Result<String, HTTPFailure> {
+    /// The `user` path parameter, percent-decoded: 1–256 characters.
+    static func user(_ context: some RequestContext) throws(HTTPFailure) -> String {
         let raw = context.parameters.get("user") ?? ""
         let user = raw.utf8.contains(UInt8(ascii: "%")) ? (raw.removingPercentEncoding ?? raw) : raw
         guard !user.isEmpty, user.count <= 256 else {
-            return .failure(HTTPFailure(response: Responses.error(.badRequest, "user must be 1-256 characters")))
+            throw HTTPFailure(response: Responses.error(.badRequest, "user must be 1-256 characters"))
         }
-        return .success(user)
+        return user
     }
 
     func recommendations(_ request: Request, context: some RequestContext) async throws -> Response {
         let user: String
         let count: Int
-        switch (Self.user(context), Self.count(request)) {
-        case (.failure(let failure), _), (_, .failure(let failure)): return failure.response
-        case (.success(let u), .success(let c)):
-            user = u
-            count = c
+        do throws(HTTPFailure) {
+            user = try Self.user(context)
+            count = try Self.count(request)
+        } catch {
+            return error.response
         }
         var exclude = Set<ItemKey>()
         for value in request.uri.queryParameters.getAll("exclude") {
@@ -75,9 +74,10 @@ public struct RecommendationController<Profiles: ProfileStore>: Sendable {
 
     func profile(_ request: Request, context: some RequestContext) async throws -> Response {
         let user: String
-        switch Self.user(context) {
-        case .failure(let failure): return failure.response
-        case .success(let u): user = u
+        do throws(HTTPFailure) {
+            user = try Self.user(context)
+        } catch {
+            return error.response
         }
         guard let profile = try await self.service.profile(for: user) else {
             return Responses.error(.notFound, "unknown user '\(user)'")
@@ -112,9 +112,10 @@ public struct RecommendationController<Profiles: ProfileStore>: Sendable {
 
     func trending(_ request: Request) -> Response {
         let count: Int
-        switch Self.count(request) {
-        case .failure(let failure): return failure.response
-        case .success(let c): count = c
+        do throws(HTTPFailure) {
+            count = try Self.count(request)
+        } catch {
+            return error.response
         }
         var writer = JSONWriter(capacity: 64 + count * 64)
         writer.beginObject()
