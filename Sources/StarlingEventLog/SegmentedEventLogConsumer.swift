@@ -109,6 +109,7 @@ public final class SegmentedEventLogConsumer: EventLogConsumer {
         let id = self.partitionIDs[k]
         var cursor = self.cursors.withLock { $0[k] }
         var remaining = maxRecords
+        var minimumRead = 0
         defer { self.cursors.withLock { $0[k] = cursor } }
         while remaining > 0 {
             // Locate the segment and the readable limit under the log's lock.
@@ -135,7 +136,8 @@ public final class SegmentedEventLogConsumer: EventLogConsumer {
                 cursor.position = 0
                 continue
             }
-            let length = min(located.limit - cursor.position, Self.chunkSize)
+            let length = min(located.limit - cursor.position, max(Self.chunkSize, minimumRead))
+            minimumRead = 0
             var buffer = [UInt8](repeating: 0, count: length)
             let read = try buffer.withUnsafeMutableBytes { raw in
                 try FileIO.read(located.segment.fd, into: raw, at: cursor.position, path: located.segment.path)
@@ -163,33 +165,14 @@ public final class SegmentedEventLogConsumer: EventLogConsumer {
             }
             cursor.position += consumed
             if !progressed {
-                // A record larger than the chunk: read exactly its size next time.
+                // A record larger than the chunk: read again, exactly its size.
                 guard read >= RecordCodec.headerSize else { return }
-                let bodyLength = buffer.withUnsafeBytes { Int(UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self))) }
-                guard bodyLength + RecordCodec.headerSize > read else {
+                let needed = RecordCodec.headerSize
+                    + buffer.withUnsafeBytes { Int(UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self))) }
+                guard needed > read, needed <= located.limit - cursor.position else {
                     throw EventLogError.corrupt("unreadable record in \(located.segment.path) at \(cursor.position)")
                 }
-                var large = [UInt8](repeating: 0, count: bodyLength + RecordCodec.headerSize)
-                _ = try large.withUnsafeMutableBytes { raw in
-                    try FileIO.read(located.segment.fd, into: raw, at: cursor.position, path: located.segment.path)
-                }
-                large.withUnsafeBytes { raw in
-                    if case .frame(let frame) = RecordCodec.decode(raw, at: 0, verify: false) {
-                        if frame.offset >= cursor.offset {
-                            records.append(
-                                LogRecord(
-                                    topicPartition: topicPartition,
-                                    offset: frame.offset,
-                                    appendedAtNanoseconds: frame.appendedAt,
-                                    payload: Array(raw[frame.payload])
-                                )
-                            )
-                            cursor.offset = frame.offset + 1
-                            remaining -= 1
-                        }
-                        cursor.position += frame.size
-                    }
-                }
+                minimumRead = needed
             }
         }
     }

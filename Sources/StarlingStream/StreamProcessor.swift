@@ -152,7 +152,10 @@ public final class StreamProcessor<Log: EventLog>: Service {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 for await input in checkpointStream {
-                    await self.writeCheckpoint(input)
+                    if await self.writeCheckpoint(input) {
+                        // The group's committed positions follow the checkpoints, for lag monitoring and tools.
+                        try? await consumer.commit(input.positions)
+                    }
                 }
             }
             let (startModel, startPositions) = (model, positions)
@@ -167,8 +170,9 @@ public final class StreamProcessor<Log: EventLog>: Service {
             checkpointContinuation.finish()
             try await group.waitForAll()
         }
-        await self.writeCheckpoint(self.checkpointInput(positions, model))
-        try? await consumer.commit(positions)
+        if await self.writeCheckpoint(self.checkpointInput(positions, model)) {
+            try? await consumer.commit(positions)
+        }
         self.logger.info("Stream processor stopped", metadata: ["starling.processor.applied": "\(self.appliedCount)"])
     }
 
@@ -284,7 +288,9 @@ public final class StreamProcessor<Log: EventLog>: Service {
         )
     }
 
-    private func writeCheckpoint(_ input: CheckpointInput) async {
+    /// Writes a checkpoint; returns whether it was saved.
+    @discardableResult
+    private func writeCheckpoint(_ input: CheckpointInput) async -> Bool {
         let started = ContinuousClock.now
         self.deduplication.prune(now: .now())
         let checkpoint = Checkpoint(
@@ -298,9 +304,11 @@ public final class StreamProcessor<Log: EventLog>: Service {
         do {
             try await self.checkpoints.save(checkpoint)
             self.metrics.checkpointDuration.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
+            return true
         } catch {
             self.metrics.checkpointFailures.increment()
             self.logger.error("Checkpoint failed", metadata: ["starling.processor.error": "\(error)"])
+            return false
         }
     }
 }
