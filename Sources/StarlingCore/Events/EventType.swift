@@ -122,4 +122,8 @@ public struct EventSchema: Sendable {
 /// A malformed event type declaration.
 public struct EventSchemaError: Error, Sendable, CustomStringConvertible {
     public var description: String
+
+    public init(description: String) {
+        self.description = description
+    }
 }

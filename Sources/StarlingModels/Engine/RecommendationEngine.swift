@@ -1,0 +1,345 @@
+public import StarlingCore
+
+/// All of Starling's incremental models in one value, learning from every event and answering from any source.
+///
+/// It owns dense ids for users and items, and per event updates, in O(embedding size + recent window):
+/// - the user's history (seen items, recent window, running mean rating, disliked items);
+/// - the matrix-factorisation embeddings (``FactorModel``);
+/// - item-to-item co-occurrence with the user's recent items (``CooccurrenceModel``);
+/// - time-decayed popularity, global, per category (from the event's `context.category`) and per segment;
+/// - the user's k-means segment over embeddings (``OnlineKMeans``);
+/// - the session's recent items, for anonymous visitors.
+///
+/// Every time it reasons about is event time: replaying a log reproduces exactly what happened live.
+/// A plain value with no locks, clocks or I/O; the stream processor owns the one mutable copy.
+public struct RecommendationEngine: Recommender, Sendable {
+    /// Configuration of the engine and its models.
+    public struct Configuration: Sendable {
+        public var signals: SignalConfiguration
+        public var factors: FactorModel.Configuration
+        public var cooccurrence: CooccurrenceModel.Configuration
+        public var segments: OnlineKMeans.Configuration
+        /// Half-life of trending (global, category and segment popularity). Defaults to 2 days.
+        public var trendingHalfLife: Duration
+        /// Items of a user's (or session's) recent window used for co-occurrence. Defaults to 10.
+        public var recentWindow: Int
+        /// Weight per source in the blend (reciprocal-rank fusion). Defaults favour co-occurrence and trending.
+        public var blendWeights: [RecommendationSource: Double]
+        /// How many candidates each source contributes to the blend. Defaults to 100.
+        public var blendDepth: Int
+
+        public init(
+            signals: SignalConfiguration = .init(),
+            factors: FactorModel.Configuration = .init(),
+            cooccurrence: CooccurrenceModel.Configuration = .init(),
+            segments: OnlineKMeans.Configuration = .init(),
+            trendingHalfLife: Duration = .seconds(2 * 24 * 3_600),
+            recentWindow: Int = 10,
+            blendWeights: [RecommendationSource: Double] = [
+                .trending: 1.0, .cooccurrence: 1.0, .embedding: 0.6, .segment: 0.4,
+            ],
+            blendDepth: Int = 100
+        ) {
+            self.signals = signals
+            self.factors = factors
+            self.cooccurrence = cooccurrence
+            self.segments = segments
+            self.trendingHalfLife = trendingHalfLife
+            self.recentWindow = recentWindow
+            self.blendWeights = blendWeights
+            self.blendDepth = blendDepth
+        }
+    }
+
+    /// What the engine remembers of one user.
+    public struct UserState: Sendable {
+        /// Items the user interacted with, sorted ascending (dense ids).
+        public fileprivate(set) var seen: [Int32] = []
+        /// The latest positively chosen items, oldest first, at most `recentWindow`.
+        public fileprivate(set) var recent: [Int32] = []
+        /// Items the user disliked: never recommended again.
+        public fileprivate(set) var disliked: [Int32] = []
+        public fileprivate(set) var ratingSum: Float = 0
+        public fileprivate(set) var ratingCount: Float = 0
+        public fileprivate(set) var segment: Int16 = -1
+        public fileprivate(set) var events: UInt32 = 0
+    }
+
+    public let configuration: Configuration
+    public private(set) var itemKeys: [ItemKey] = []
+    public private(set) var itemIDs: [ItemKey: Int32] = [:]
+    public private(set) var userIDs: [String: Int32] = [:]
+    public private(set) var users: [UserState] = []
+    public private(set) var factors: FactorModel
+    public private(set) var cooccurrence: CooccurrenceModel
+    public private(set) var trending: DecayedScores
+    public private(set) var popularity: DecayedScores
+    public private(set) var segmentPopularity: [DecayedScores]
+    public private(set) var categoryPopularity: [String: DecayedScores] = [:]
+    public private(set) var itemCategories: [Int32: String] = [:]
+    public private(set) var kmeans: OnlineKMeans
+    /// Recent items of each session, oldest first.
+    public private(set) var sessions: [String: [Int32]] = [:]
+    /// The latest event time seen.
+    public private(set) var latest = EventTime(milliseconds: 0)
+    /// Events learned.
+    public private(set) var eventCount: UInt64 = 0
+
+    public init(configuration: Configuration = .init()) {
+        self.configuration = configuration
+        self.factors = FactorModel(configuration: configuration.factors)
+        self.cooccurrence = CooccurrenceModel(configuration: configuration.cooccurrence)
+        self.trending = DecayedScores(halfLife: configuration.trendingHalfLife)
+        self.popularity = DecayedScores(halfLife: nil)
+        self.segmentPopularity = (0..<configuration.segments.clusters).map { _ in
+            DecayedScores(halfLife: configuration.trendingHalfLife)
+        }
+        self.kmeans = OnlineKMeans(dimensions: configuration.factors.dimensions, configuration: configuration.segments)
+    }
+
+    public var sources: [RecommendationSource] {
+        [.blend, .embedding, .cooccurrence, .trending, .segment, .popularity]
+    }
+
+    // MARK: - Ids
+
+    /// The dense id of `key`, creating it.
+    public mutating func internItem(_ key: ItemKey) -> Int32 {
+        if let id = self.itemIDs[key] { return id }
+        let id = Int32(self.itemKeys.count)
+        self.itemKeys.append(key)
+        self.itemIDs[key] = id
+        self.factors.ensureItem(id)
+        return id
+    }
+
+    private mutating func internUser(_ user: String) -> Int32 {
+        if let id = self.userIDs[user] { return id }
+        let id = Int32(self.users.count)
+        self.users.append(UserState())
+        self.userIDs[user] = id
+        self.factors.ensureUser(id)
+        return id
+    }
+
+    /// The engine's state of `user`, if known.
+    public func userState(_ user: String) -> UserState? {
+        self.userIDs[user].map { self.users[Int($0)] }
+    }
+
+    // MARK: - Learning
+
+    public mutating func learn(_ event: Event) {
+        self.eventCount += 1
+        if event.timestamp > self.latest { self.latest = event.timestamp }
+        guard let itemName = event.item else { return }
+        let item = self.internItem(ItemKey(itemName))
+        let user = self.internUser(event.user)
+        let time = event.timestamp.milliseconds
+        var state = self.users[Int(user)]
+        state.events &+= 1
+
+        let mean =
+            (Double(state.ratingSum) + self.configuration.signals.ratingPriorMean
+                * self.configuration.signals.ratingPriorCount)
+            / (Double(state.ratingCount) + self.configuration.signals.ratingPriorCount)
+        let signal = self.configuration.signals.signal(of: event, userMeanRating: mean)
+        if event.type == .rating, let value = event.value {
+            state.ratingSum += Float(value)
+            state.ratingCount += 1
+        }
+        Self.insertSorted(item, into: &state.seen)
+        if let category = Self.category(of: event) { self.itemCategories[item] = category }
+        self.popularity.add(item, 1, at: time)
+
+        if signal > 0 {
+            let weight = Float(signal)
+            self.factors.learnPositive(user: user, item: item, weight: weight)
+            self.cooccurrence.record(item: item, weight: weight, after: state.recent, at: time)
+            self.trending.add(item, signal, at: time)
+            if let category = self.itemCategories[item] {
+                self.categoryPopularity[category, default: DecayedScores(halfLife: self.configuration.trendingHalfLife)]
+                    .add(item, signal, at: time)
+            }
+            let segment = self.kmeans.update(self.factors.userVector(user))
+            state.segment = Int16(segment)
+            self.segmentPopularity[segment].add(item, signal, at: time)
+            if let index = state.recent.firstIndex(of: item) { state.recent.remove(at: index) }
+            state.recent.append(item)
+            if state.recent.count > self.configuration.recentWindow { state.recent.removeFirst() }
+            if let session = event.session {
+                var items = self.sessions[session, default: []]
+                if let index = items.firstIndex(of: item) { items.remove(at: index) }
+                items.append(item)
+                if items.count > self.configuration.recentWindow { items.removeFirst() }
+                self.sessions[session] = items
+            }
+        } else if signal < 0 {
+            self.factors.learnNegative(user: user, item: item, weight: Float(-signal))
+            if event.type == .dislike { Self.insertSorted(item, into: &state.disliked) }
+            if let index = state.recent.firstIndex(of: item) { state.recent.remove(at: index) }
+        }
+        self.users[Int(user)] = state
+    }
+
+    private static func category(of event: Event) -> String? {
+        for (key, value) in event.context where key == "category" {
+            if case .string(let category) = value { return category }
+        }
+        return nil
+    }
+
+    private static func insertSorted(_ value: Int32, into array: inout [Int32]) {
+        var low = 0
+        var high = array.count
+        while low < high {
+            let mid = (low + high) / 2
+            if array[mid] < value { low = mid + 1 } else { high = mid }
+        }
+        if low < array.count, array[low] == value { return }
+        array.insert(value, at: low)
+    }
+
+    private static func containsSorted(_ value: Int32, in array: [Int32]) -> Bool {
+        var low = 0
+        var high = array.count
+        while low < high {
+            let mid = (low + high) / 2
+            if array[mid] < value { low = mid + 1 } else { high = mid }
+        }
+        return low < array.count && array[low] == value
+    }
+
+    // MARK: - Recommending
+
+    /// A scored candidate with the reason it was chosen.
+    public struct Candidate: Sendable, Hashable {
+        public var item: Int32
+        public var score: Float
+        public var reason: String
+    }
+
+    public func recommend(user: String, count: Int, source: RecommendationSource) -> [ScoredItem] {
+        self.candidates(user: user, count: count, source: source, excluding: []).map {
+            ScoredItem(key: self.itemKeys[Int($0.item)], score: Double($0.score))
+        }
+    }
+
+    /// The top candidates for `user` from `source`, never an item the user has seen or one in `excluding`.
+    public func candidates(user: String, count: Int, source: RecommendationSource, excluding: Set<Int32>)
+        -> [Candidate]
+    {
+        let userID = self.userIDs[user]
+        let state = userID.map { self.users[Int($0)] }
+        let blocked: (Int32) -> Bool = { item in
+            excluding.contains(item) || (state.map { Self.containsSorted(item, in: $0.seen) } ?? false)
+        }
+        switch source {
+        case .embedding:
+            guard let userID, let state, state.events > 0 else { return [] }
+            var scores: [Float] = []
+            self.factors.scoreAllItems(for: userID, into: &scores)
+            var top = TopK(count)
+            for (i, score) in scores.enumerated() where score > top.threshold && !blocked(Int32(i)) {
+                top.offer(Int32(i), score)
+            }
+            return top.sorted().map { Candidate(item: $0.id, score: $0.score, reason: "matches your taste") }
+        case .cooccurrence:
+            return self.cooccurrenceCandidates(recent: state?.recent ?? [], count: count, blocked: blocked)
+        case .trending:
+            return self.top(self.trending, count: count, blocked: blocked, reason: "trending")
+        case .popularity:
+            return self.top(self.popularity, count: count, blocked: blocked, reason: "popular")
+        case .segment:
+            guard let state, state.segment >= 0 else { return [] }
+            return self.top(
+                self.segmentPopularity[Int(state.segment)],
+                count: count,
+                blocked: blocked,
+                reason: "popular with similar users"
+            )
+        default:
+            return self.blend(user: user, count: count, excluding: excluding)
+        }
+    }
+
+    private func top(_ scores: DecayedScores, count: Int, blocked: (Int32) -> Bool, reason: String) -> [Candidate] {
+        var top = TopK(count)
+        let factor = scores.factor(at: self.latest.milliseconds)
+        for (i, value) in scores.values.enumerated() where value > 0 {
+            let score = Float(value * factor)
+            if score > top.threshold, !blocked(Int32(i)) { top.offer(Int32(i), score) }
+        }
+        return top.sorted().map { Candidate(item: $0.id, score: $0.score, reason: reason) }
+    }
+
+    private func cooccurrenceCandidates(recent: [Int32], count: Int, blocked: (Int32) -> Bool) -> [Candidate] {
+        guard !recent.isEmpty else { return [] }
+        var scores: [Int32: (score: Float, best: Int32, bestContribution: Float)] = [:]
+        // More recent items weigh more: 1, 0.85, 0.72, …
+        var weight: Float = 1
+        for item in recent.reversed() {
+            self.cooccurrence.accumulate(from: item, weight: weight, into: &scores)
+            weight *= 0.85
+        }
+        var top = TopK(count)
+        for (item, entry) in scores where entry.score > top.threshold && !blocked(item) {
+            top.offer(item, entry.score)
+        }
+        return top.sorted().map {
+            Candidate(item: $0.id, score: $0.score, reason: "similar to \(self.itemKeys[Int(scores[$0.id]!.best)].name)")
+        }
+    }
+
+    /// Reciprocal-rank fusion of every source's candidates, weighted per source; each item keeps the reason of the
+    /// source that contributed most to it.
+    private func blend(user: String, count: Int, excluding: Set<Int32>) -> [Candidate] {
+        var fused: [Int32: (score: Float, reason: String, best: Float)] = [:]
+        let depth = max(count, self.configuration.blendDepth)
+        for (source, weight) in self.configuration.blendWeights where weight > 0 {
+            let list = self.candidates(user: user, count: depth, source: source, excluding: excluding)
+            for (rank, candidate) in list.enumerated() {
+                let contribution = Float(weight) / Float(60 + rank)
+                if var entry = fused[candidate.item] {
+                    entry.score += contribution
+                    if contribution > entry.best {
+                        entry.best = contribution
+                        entry.reason = candidate.reason
+                    }
+                    fused[candidate.item] = entry
+                } else {
+                    fused[candidate.item] = (contribution, candidate.reason, contribution)
+                }
+            }
+        }
+        var top = TopK(count)
+        for (item, entry) in fused { top.offer(item, entry.score) }
+        return top.sorted().map { Candidate(item: $0.id, score: $0.score, reason: fused[$0.id]!.reason) }
+    }
+
+    /// Items most similar to `item` by co-occurrence.
+    public func similarItems(to key: ItemKey, count: Int) -> [Candidate] {
+        guard let item = self.itemIDs[key] else { return [] }
+        var scores: [Int32: (score: Float, best: Int32, bestContribution: Float)] = [:]
+        self.cooccurrence.accumulate(from: item, weight: 1, into: &scores)
+        var top = TopK(count)
+        for (other, entry) in scores where other != item { top.offer(other, entry.score) }
+        return top.sorted().map { Candidate(item: $0.id, score: $0.score, reason: "similar to \(key.name)") }
+    }
+
+    /// Recommendations for an anonymous session from its recent items (or the given ones).
+    public func sessionCandidates(recent: [Int32], count: Int, excluding: Set<Int32>) -> [Candidate] {
+        let seen = Set(recent)
+        let blocked: (Int32) -> Bool = { excluding.contains($0) || seen.contains($0) }
+        let fromSession = self.cooccurrenceCandidates(recent: recent, count: count, blocked: blocked)
+        guard fromSession.count < count else { return fromSession }
+        let taken = Set(fromSession.map(\.item))
+        let fill = self.top(self.trending, count: count, blocked: { blocked($0) || taken.contains($0) }, reason: "trending")
+        return fromSession + fill.prefix(count - fromSession.count)
+    }
+
+    /// The recent items of `session`.
+    public func sessionItems(_ session: String) -> [Int32] {
+        self.sessions[session] ?? []
+    }
+}
