@@ -60,6 +60,10 @@ let package = Package(
             dependencies: ["StarlingCore", "StarlingModels", "StarlingStream"]
         ),
         .target(
+            name: "StarlingEvaluation",
+            dependencies: ["StarlingCore", "StarlingModels"]
+        ),
+        .target(
             name: "StarlingHTTP",
             dependencies: [
                 "StarlingCore",
@@ -80,6 +84,7 @@ let package = Package(
                 "StarlingStream",
                 "StarlingServing",
                 "StarlingHTTP",
+                "StarlingEvaluation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -100,6 +105,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "StarlingCoreTests", dependencies: ["StarlingCore"]),
+        .testTarget(name: "StarlingModelsTests", dependencies: ["StarlingCore", "StarlingModels"]),
         .testTarget(
             name: "StarlingEventLogTests",
             dependencies: ["StarlingCore", "StarlingEventLog", .product(name: "Logging", package: "swift-log")]
@@ -117,6 +123,10 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        .testTarget(
+            name: "StarlingEvaluationTests",
+            dependencies: ["StarlingCore", "StarlingModels", "StarlingEvaluation"]
         ),
         .testTarget(
             name: "StarlingIntegrationTests",

@@ -1,0 +1,123 @@
+import StarlingCore
+import StarlingModels
+import Testing
+
+struct EngineTests {
+    private func event(
+        _ type: EventType,
+        _ user: String,
+        _ item: String?,
+        at seconds: Int64,
+        value: Double? = nil,
+        session: String? = nil,
+        context: [(key: String, value: ContextValue)] = []
+    ) -> Event {
+        Event(type: type, user: user, item: item, session: session, timestamp: .seconds(seconds), value: value, context: context)
+    }
+
+    /// Many users who like "a" also like "b"; users who like "x" like "y".
+    private func trainedEngine() -> RecommendationEngine {
+        var engine = RecommendationEngine()
+        var t: Int64 = 0
+        for u in 0..<40 {
+            t += 10
+            engine.learn(self.event(.like, "ab-\(u)", "a", at: t))
+            engine.learn(self.event(.like, "ab-\(u)", "b", at: t + 1))
+            engine.learn(self.event(.like, "xy-\(u)", "x", at: t + 2))
+            engine.learn(self.event(.like, "xy-\(u)", "y", at: t + 3))
+            engine.learn(self.event(.view, "noise-\(u)", "item-\(u % 7)", at: t + 4))
+        }
+        return engine
+    }
+
+    @Test func likingAnItemBringsItsCoOccurringItemsFirst() {
+        var engine = self.trainedEngine()
+        engine.learn(self.event(.like, "newcomer", "a", at: 10_000))
+        let cooccurrence = engine.recommend(user: "newcomer", count: 3, source: .cooccurrence)
+        #expect(cooccurrence.first?.item == "b")
+        let blended = engine.candidates(user: "newcomer", count: 3, source: .blend, excluding: [])
+        #expect(engine.itemKeys[Int(blended[0].item)].name == "b")
+        #expect(blended[0].reason == "similar to a")
+
+        engine.learn(self.event(.like, "other", "x", at: 10_001))
+        #expect(engine.recommend(user: "other", count: 1, source: .cooccurrence).first?.item == "y")
+    }
+
+    @Test func seenItemsAreNeverRecommended() {
+        var engine = self.trainedEngine()
+        engine.learn(self.event(.view, "u", "a", at: 10_000))
+        engine.learn(self.event(.view, "u", "b", at: 10_001))
+        for source in engine.sources {
+            let items = engine.recommend(user: "u", count: 50, source: source).map(\.item)
+            #expect(!items.contains("a") && !items.contains("b"), "\(source)")
+        }
+    }
+
+    @Test func aDislikedItemIsGoneForGood() {
+        var engine = self.trainedEngine()
+        engine.learn(self.event(.dislike, "u", "y", at: 10_000))
+        for _ in 0..<20 { engine.learn(self.event(.like, "u", "x", at: 10_001)) }
+        for source in engine.sources {
+            #expect(!engine.recommend(user: "u", count: 50, source: source).map(\.item).contains("y"), "\(source)")
+        }
+        #expect(engine.userState("u")?.disliked.count == 1)
+    }
+
+    @Test func ratingsAreCentredOnTheUsersMean() {
+        var engine = RecommendationEngine()
+        // A generous rater: 5s are their norm, a 4 is below their mean and must not count as positive.
+        for k in 0..<10 { engine.learn(self.event(.rating, "generous", "g\(k)", at: Int64(k), value: 5)) }
+        engine.learn(self.event(.rating, "generous", "meh", at: 100, value: 4))
+        #expect(engine.userState("generous")?.recent.contains(engine.itemIDs["meh"]!) == false)
+        // A harsh rater: a 4 is above their mean.
+        for k in 0..<10 { engine.learn(self.event(.rating, "harsh", "h\(k)", at: Int64(k), value: 2)) }
+        engine.learn(self.event(.rating, "harsh", "good", at: 100, value: 4))
+        #expect(engine.userState("harsh")?.recent.last == engine.itemIDs["good"])
+    }
+
+    @Test func trendingFollowsEventTimeNotTheWallClock() {
+        var engine = RecommendationEngine(configuration: .init(trendingHalfLife: .seconds(3_600)))
+        for k in 0..<10 { engine.learn(self.event(.view, "u\(k)", "old-hit", at: 0)) }
+        // Ten hours later (event time), two views make the new item trend above the ten old ones.
+        for k in 0..<2 { engine.learn(self.event(.view, "v\(k)", "new", at: 36_000)) }
+        #expect(engine.recommend(user: "anyone", count: 2, source: .trending).map(\.item) == ["new", "old-hit"])
+        // Plain popularity still ranks by counts.
+        #expect(engine.recommend(user: "anyone", count: 1, source: .popularity).first?.item == "old-hit")
+    }
+
+    @Test func sessionsRecommendFromTheirOwnRecentItems() {
+        var engine = self.trainedEngine()
+        engine.learn(self.event(.view, "anonymous-1", "x", at: 10_000, session: "s-1"))
+        let recent = engine.sessionItems("s-1")
+        #expect(recent == [engine.itemIDs["x"]!])
+        let items = engine.sessionCandidates(recent: recent, count: 2, excluding: [])
+        #expect(engine.itemKeys[Int(items[0].item)].name == "y")
+    }
+
+    @Test func similarItemsComeFromCoOccurrence() {
+        let engine = self.trainedEngine()
+        let similar = engine.similarItems(to: "a", count: 2)
+        #expect(similar.first.map { engine.itemKeys[Int($0.item)].name } == "b")
+        #expect(similar.first?.reason == "similar to a")
+    }
+
+    @Test func usersFallIntoSegments() {
+        let engine = self.trainedEngine()
+        let segment = engine.userState("ab-3")?.segment ?? -1
+        #expect(segment >= 0)
+        #expect(engine.kmeans.clusterCount > 1)
+    }
+
+    @Test func embeddingsLearnAPreference() {
+        var model = FactorModel(configuration: .init(dimensions: 16, negatives: 2))
+        for item in 0..<20 { model.ensureItem(Int32(item)) }
+        model.ensureUser(0)
+        var scores: [Float] = []
+        for _ in 0..<200 { model.learnPositive(user: 0, item: 3, weight: 1) }
+        model.scoreAllItems(for: 0, into: &scores)
+        #expect(scores.indices.max(by: { scores[$0] < scores[$1] }) == 3)
+        for _ in 0..<400 { model.learnNegative(user: 0, item: 3, weight: 1) }
+        model.scoreAllItems(for: 0, into: &scores)
+        #expect(scores[3] < scores.sorted()[scores.count / 2])
+    }
+}
