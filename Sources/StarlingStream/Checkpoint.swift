@@ -1,5 +1,4 @@
 public import StarlingCore
-import StarlingModels
 
 /// The processor's state together with the log positions it covers: restoring it and replaying the log from
 /// those positions rebuilds exactly the state of a processor that never stopped.
@@ -7,31 +6,26 @@ public struct Checkpoint: Sendable {
     /// Next offset to read, per partition.
     public var positions: [TopicPartition: Int64]
     public var profiles: [UserProfile]
-    public var trendingLandmark: Int64?
-    public var trendingSums: [ItemKey: Double]
-    public var trendingLatest: EventTime
+    /// The recommendation engine's learned state (``RecommendationEngine/encode(into:)``).
+    public var engineState: [UInt8]
     public var appliedIDs: [(id: String, time: Int64)]
 
     public init(
         positions: [TopicPartition: Int64],
         profiles: [UserProfile],
-        trendingLandmark: Int64?,
-        trendingSums: [ItemKey: Double],
-        trendingLatest: EventTime,
+        engineState: [UInt8],
         appliedIDs: [(id: String, time: Int64)]
     ) {
         self.positions = positions
         self.profiles = profiles
-        self.trendingLandmark = trendingLandmark
-        self.trendingSums = trendingSums
-        self.trendingLatest = trendingLatest
+        self.engineState = engineState
         self.appliedIDs = appliedIDs
     }
 }
 
 extension Checkpoint {
     private static let magic: UInt32 = 0x4B43_5453  // "STCK"
-    private static let version: UInt8 = 1
+    private static let version: UInt8 = 2
 
     /// Encodes the checkpoint: magic, version, body, and a CRC-32C of the body at the end.
     public func encoded() -> [UInt8] {
@@ -65,18 +59,7 @@ extension Checkpoint {
                 w.write(count)
             }
         }
-        if let landmark = self.trendingLandmark {
-            w.write(UInt8(1))
-            w.write(landmark)
-        } else {
-            w.write(UInt8(0))
-        }
-        w.write(self.trendingLatest.milliseconds)
-        w.writeVarint(UInt64(self.trendingSums.count))
-        for (item, sum) in self.trendingSums {
-            w.write(item.name)
-            w.write(sum)
-        }
+        w.write(lengthPrefixed: self.engineState)
         w.writeVarint(UInt64(self.appliedIDs.count))
         for (id, time) in self.appliedIDs {
             w.write(id)
@@ -130,13 +113,7 @@ extension Checkpoint {
             }
             profiles.append(p)
         }
-        let landmark: Int64? = try r.readUInt8() == 1 ? try r.readInt64() : nil
-        let latest = EventTime(milliseconds: try r.readInt64())
-        var sums: [ItemKey: Double] = [:]
-        for _ in 0..<(try r.readVarint()) {
-            let item = ItemKey(try r.readString())
-            sums[item] = try r.readDouble()
-        }
+        let engineState = try r.readBytes()
         var ids: [(id: String, time: Int64)] = []
         for _ in 0..<(try r.readVarint()) {
             let id = try r.readString()
@@ -146,9 +123,7 @@ extension Checkpoint {
         return Checkpoint(
             positions: positions,
             profiles: profiles,
-            trendingLandmark: landmark,
-            trendingSums: sums,
-            trendingLatest: latest,
+            engineState: engineState,
             appliedIDs: ids
         )
     }

@@ -23,10 +23,11 @@ public final class StreamProcessor<Log: EventLog>: Service {
         public var pollBatch: Int
         /// How often state is checkpointed. Defaults to 30 seconds.
         public var checkpointInterval: Duration
-        /// Trending model settings.
-        public var trending: TrendingCounter.Configuration
-        /// Popularity weight per event type.
-        public var weights: SignalWeights
+        /// The recommendation engine's models and signals.
+        public var engine: RecommendationEngine.Configuration
+        /// The most events applied under one hold of the engine's write lock, so readers never wait long.
+        /// Defaults to 256.
+        public var writeSlice: Int
         /// `/ready` fails while the processor is more than this many records behind the log. Defaults to 10,000.
         public var readyMaxLag: Int64
 
@@ -34,15 +35,15 @@ public final class StreamProcessor<Log: EventLog>: Service {
             group: String = "starling-processor",
             pollBatch: Int = 2_048,
             checkpointInterval: Duration = .seconds(30),
-            trending: TrendingCounter.Configuration = .init(),
-            weights: SignalWeights = .init(),
+            engine: RecommendationEngine.Configuration = .init(),
+            writeSlice: Int = 256,
             readyMaxLag: Int64 = 10_000
         ) {
             self.group = group
             self.pollBatch = pollBatch
             self.checkpointInterval = checkpointInterval
-            self.trending = trending
-            self.weights = weights
+            self.engine = engine
+            self.writeSlice = writeSlice
             self.readyMaxLag = readyMaxLag
         }
     }
@@ -57,7 +58,7 @@ public final class StreamProcessor<Log: EventLog>: Service {
     private struct CheckpointInput: Sendable {
         var positions: [TopicPartition: Int64]
         var profiles: [[String: UserProfile]]
-        var trending: TrendingCounter
+        var engine: RecommendationEngine
         var ids: DeduplicationIndex.Snapshot
     }
 
@@ -70,6 +71,8 @@ public final class StreamProcessor<Log: EventLog>: Service {
     private let checkpoints: any CheckpointStore
     /// The latest trending snapshot.
     public let trending: SnapshotPublisher<TrendingCounter.Snapshot>
+    /// The live recommendation engine, shared with serving.
+    public let engine: EngineStore
     private let status = LockedBox(Status())
     private let logger: Logger
     private let freshnessObserver: (@Sendable (Int64) -> Void)?
@@ -100,6 +103,7 @@ public final class StreamProcessor<Log: EventLog>: Service {
         self.checkpoints = checkpoints
         self.configuration = configuration
         self.trending = SnapshotPublisher(.empty)
+        self.engine = EngineStore(RecommendationEngine(configuration: configuration.engine))
         self.logger = logger
         self.freshnessObserver = freshnessObserver
     }
@@ -128,7 +132,7 @@ public final class StreamProcessor<Log: EventLog>: Service {
     }
 
     public func run() async throws {
-        var model = try await self.restore()
+        try await self.restore()
         let consumer = try await self.log.makeConsumer(group: self.configuration.group, topics: self.log.topics)
         var positions = self.status.withLock { $0.positions }
         for tp in consumer.assignment where positions[tp] == nil { positions[tp] = 0 }
@@ -158,19 +162,14 @@ public final class StreamProcessor<Log: EventLog>: Service {
                     }
                 }
             }
-            let (startModel, startPositions) = (model, positions)
-            (model, positions) = try await cancelWhenGracefulShutdown {
-                try await self.follow(
-                    consumer,
-                    model: startModel,
-                    positions: startPositions,
-                    checkpoints: checkpointContinuation
-                )
+            let startPositions = positions
+            positions = try await cancelWhenGracefulShutdown {
+                try await self.follow(consumer, positions: startPositions, checkpoints: checkpointContinuation)
             }
             checkpointContinuation.finish()
             try await group.waitForAll()
         }
-        if await self.writeCheckpoint(self.checkpointInput(positions, model)) {
+        if await self.writeCheckpoint(self.checkpointInput(positions)) {
             try? await consumer.commit(positions)
         }
         self.logger.info("Stream processor stopped", metadata: ["starling.processor.applied": "\(self.appliedCount)"])
@@ -179,40 +178,44 @@ public final class StreamProcessor<Log: EventLog>: Service {
     /// Applies batches until cancelled (graceful shutdown), requesting checkpoints on schedule.
     private func follow(
         _ consumer: Log.Consumer,
-        model: TrendingCounter,
         positions: [TopicPartition: Int64],
         checkpoints: AsyncStream<CheckpointInput>.Continuation
-    ) async throws -> (TrendingCounter, [TopicPartition: Int64]) {
-        var model = model
+    ) async throws -> [TopicPartition: Int64] {
         var positions = positions
         var lastCheckpoint = ContinuousClock.now
         while !Task.isCancelled {
             let records = try await consumer.poll(maxRecords: self.configuration.pollBatch)
             if records.isEmpty { break }
-            self.apply(records, to: &model, positions: &positions)
+            self.apply(records, positions: &positions)
             if ContinuousClock.now - lastCheckpoint >= self.configuration.checkpointInterval {
-                checkpoints.yield(self.checkpointInput(positions, model))
+                checkpoints.yield(self.checkpointInput(positions))
                 lastCheckpoint = ContinuousClock.now
             }
         }
-        return (model, positions)
+        return positions
     }
 
-    private func restore() async throws -> TrendingCounter {
+    private func restore() async throws {
         guard let checkpoint = try await self.checkpoints.load() else {
-            let model = TrendingCounter(configuration: self.configuration.trending)
-            self.trending.publish(model.snapshot())
-            return model
+            self.trending.publish(self.engine.read { $0.trending.snapshot() })
+            return
         }
+        let engine: RecommendationEngine
+        do {
+            engine = try checkpoint.engineState.withUnsafeBytes { raw in
+                var reader = BinaryReader(raw)
+                return try RecommendationEngine(configuration: self.configuration.engine, decoding: &reader)
+            }
+        } catch {
+            throw EventLogError.configuration(
+                "the checkpoint's model state does not match this configuration (\(error)); start with the model "
+                    + "settings it was written with, or delete the checkpoint to rebuild everything from the log"
+            )
+        }
+        self.engine.write { $0 = engine }
         self.profiles.replaceAll(with: checkpoint.profiles)
         self.deduplication.restore(checkpoint.appliedIDs)
-        let model = TrendingCounter(
-            configuration: self.configuration.trending,
-            landmark: checkpoint.trendingLandmark,
-            sums: checkpoint.trendingSums,
-            latest: checkpoint.trendingLatest
-        )
-        self.trending.publish(model.snapshot())
+        self.trending.publish(engine.trending.snapshot())
         self.status.withLock { $0.positions = checkpoint.positions }
         self.logger.info(
             "Restored checkpoint",
@@ -221,12 +224,13 @@ public final class StreamProcessor<Log: EventLog>: Service {
                 "starling.processor.ids": "\(checkpoint.appliedIDs.count)",
             ]
         )
-        return model
     }
 
-    private func apply(_ records: [LogRecord], to model: inout TrendingCounter, positions: inout [TopicPartition: Int64]) {
+    private func apply(_ records: [LogRecord], positions: inout [TopicPartition: Int64]) {
         var applied: UInt64 = 0
         var skipped = 0
+        var events: [Event] = []
+        events.reserveCapacity(records.count)
         for record in records {
             positions[record.topicPartition] = record.offset + 1
             let event: Event
@@ -244,13 +248,23 @@ public final class StreamProcessor<Log: EventLog>: Service {
                 skipped += 1
                 continue
             }
-            self.profiles.modify(event.user) { $0.apply(event) }
-            if let item = event.item {
-                model.record(ItemKey(item), weight: self.configuration.weights.popularity(of: event), at: event.timestamp)
-            }
+            events.append(event)
             applied += 1
         }
-        self.trending.publish(model.snapshot())
+        // The engine learns first and the profile version moves after, so a reader that sees version V also sees
+        // every model update of the events up to V.
+        var start = 0
+        while start < events.count {
+            let end = min(events.count, start + self.configuration.writeSlice)
+            self.engine.write { engine in
+                for event in events[start..<end] { engine.learn(event) }
+            }
+            for event in events[start..<end] {
+                self.profiles.modify(event.user) { $0.apply(event) }
+            }
+            start = end
+        }
+        self.trending.publish(self.engine.read { $0.trending.snapshot() })
         let now = WallClock.nanoseconds()
         for record in records {
             let freshness = max(0, now - record.appendedAtNanoseconds)
@@ -279,11 +293,11 @@ public final class StreamProcessor<Log: EventLog>: Service {
         }
     }
 
-    private func checkpointInput(_ positions: [TopicPartition: Int64], _ model: TrendingCounter) -> CheckpointInput {
+    private func checkpointInput(_ positions: [TopicPartition: Int64]) -> CheckpointInput {
         CheckpointInput(
             positions: positions,
             profiles: self.profiles.snapshot(),
-            trending: model,
+            engine: self.engine.snapshot(),
             ids: self.deduplication.snapshot()
         )
     }
@@ -296,9 +310,11 @@ public final class StreamProcessor<Log: EventLog>: Service {
         let checkpoint = Checkpoint(
             positions: input.positions,
             profiles: input.profiles.flatMap(\.values),
-            trendingLandmark: input.trending.landmark,
-            trendingSums: input.trending.sums,
-            trendingLatest: input.trending.latest,
+            engineState: { () -> [UInt8] in
+                var writer = BinaryWriter(capacity: 1 << 20)
+                input.engine.encode(into: &writer)
+                return writer.bytes
+            }(),
             appliedIDs: input.ids.appliedIDs()
         )
         do {

@@ -129,7 +129,7 @@ struct Serve: AsyncParsableCommand {
             checkpoints: try FileCheckpointStore(directory: "\(self.dataDirectory)/checkpoints"),
             configuration: .init(
                 checkpointInterval: .seconds(self.checkpointSeconds),
-                trending: .init(halfLife: .seconds(self.trendingHalfLifeHours * 3_600))
+                engine: .init(trendingHalfLife: .seconds(self.trendingHalfLifeHours * 3_600))
             ),
             logger: logger
         )
@@ -141,7 +141,11 @@ struct Serve: AsyncParsableCommand {
         )
         let components = APIComponents(
             ingest: IngestService(log: log, deduplication: deduplication, decoder: IngestBatchDecoder(validator: validator)),
-            recommendations: RecommendationService(profiles: profiles, trending: processor.trending),
+            recommendations: RecommendationService(
+                profiles: profiles,
+                trending: processor.trending,
+                engine: processor.engine
+            ),
             readiness: { (processor.isReady, processor.isRecovered, processor.lag()) },
             metricsText: { MetricsHelp.annotate(registry.emitToString()) },
             maxBodyBytes: self.maxBodyMegabytes * 1_024 * 1_024

@@ -48,7 +48,11 @@ struct APIFixture {
                 deduplication: dedup,
                 decoder: IngestBatchDecoder(maxEvents: self.maxEvents)
             ),
-            recommendations: RecommendationService(profiles: profiles, trending: processor.trending),
+            recommendations: RecommendationService(
+                profiles: profiles,
+                trending: processor.trending,
+                engine: processor.engine
+            ),
             readiness: {
                 forceRecovering ? (false, false, 0) : (processor.isReady, processor.isRecovered, processor.lag())
             },

@@ -121,3 +121,65 @@ struct EngineTests {
         #expect(scores[3] < scores.sorted()[scores.count / 2])
     }
 }
+
+struct EngineCodingTests {
+    @Test func encodedEngineRestoresToTheSameAnswers() throws {
+        var engine = RecommendationEngine()
+        var t: Int64 = 1_700_000_000
+        for u in 0..<30 {
+            for k in 0..<6 {
+                t += 7
+                let type: EventType = [.view, .like, .click, .rating, .dislike, .purchase][(u + k) % 6]
+                engine.learn(
+                    Event(
+                        type: type,
+                        user: "u\(u)",
+                        item: "i\((u * 3 + k * 5) % 40)",
+                        session: "s\(u % 4)",
+                        timestamp: .seconds(t),
+                        value: type == .rating ? Double(1 + (u + k) % 5) : nil,
+                        context: [("category", .string(k % 2 == 0 ? "news" : "sport"))]
+                    )
+                )
+            }
+        }
+        var writer = BinaryWriter()
+        engine.encode(into: &writer)
+        let restored = try writer.bytes.withUnsafeBytes { raw in
+            var reader = BinaryReader(raw)
+            let engine = try RecommendationEngine(configuration: .init(), decoding: &reader)
+            #expect(reader.remaining == 0)
+            return engine
+        }
+        #expect(restored.eventCount == engine.eventCount)
+        #expect(restored.itemKeys == engine.itemKeys)
+        #expect(restored.factors.userFactors == engine.factors.userFactors)
+        #expect(restored.factors.itemFactors == engine.factors.itemFactors)
+        for user in ["u0", "u7", "u29", "nobody"] {
+            for source in engine.sources {
+                // Co-occurrence sums run over rebuilt dictionaries, so the last bits of a score may differ.
+                let before = engine.recommend(user: user, count: 10, source: source)
+                let after = restored.recommend(user: user, count: 10, source: source)
+                #expect(after.map(\.item) == before.map(\.item), "\(user) \(source)")
+                #expect(zip(after, before).allSatisfy { abs($0.score - $1.score) <= 1e-6 * max(1, abs($1.score)) })
+            }
+        }
+        #expect(restored.sessionItems("s1") == engine.sessionItems("s1"))
+        #expect(
+            restored.categoryCandidates("news", count: 5, excluding: []) == engine.categoryCandidates("news", count: 5, excluding: [])
+        )
+    }
+
+    @Test func aDifferentEmbeddingSizeIsRefused() {
+        var engine = RecommendationEngine()
+        engine.learn(Event(type: .like, user: "u", item: "i", timestamp: .seconds(1)))
+        var writer = BinaryWriter()
+        engine.encode(into: &writer)
+        #expect(throws: BinaryFormatError.self) {
+            try writer.bytes.withUnsafeBytes { raw in
+                var reader = BinaryReader(raw)
+                _ = try RecommendationEngine(configuration: .init(factors: .init(dimensions: 32)), decoding: &reader)
+            }
+        }
+    }
+}

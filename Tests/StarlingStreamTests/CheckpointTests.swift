@@ -10,18 +10,14 @@ struct CheckpointTests {
         let checkpoint = Checkpoint(
             positions: [TopicPartition(topic: "views", partition: 1): 42, TopicPartition(topic: "feedback", partition: 0): 7],
             profiles: [profile, UserProfile(user: "empty")],
-            trendingLandmark: 1_000,
-            trendingSums: ["x": 4.5, "y": 1],
-            trendingLatest: .seconds(7),
+            engineState: [1, 2, 3, 250],
             appliedIDs: [("id-1", 10), ("id-2", 20)]
         )
         let decoded = try Checkpoint(decoding: checkpoint.encoded())
         #expect(decoded.positions == checkpoint.positions)
         #expect(Set(decoded.profiles.map(\.user)) == ["ü-1", "empty"])
         #expect(decoded.profiles.first { $0.user == "ü-1" } == profile)
-        #expect(decoded.trendingLandmark == 1_000)
-        #expect(decoded.trendingSums == ["x": 4.5, "y": 1])
-        #expect(decoded.trendingLatest == .seconds(7))
+        #expect(decoded.engineState == [1, 2, 3, 250])
         #expect(decoded.appliedIDs.map(\.id) == ["id-1", "id-2"])
     }
 
@@ -29,9 +25,7 @@ struct CheckpointTests {
         var bytes = Checkpoint(
             positions: [:],
             profiles: [UserProfile(user: "u")],
-            trendingLandmark: nil,
-            trendingSums: [:],
-            trendingLatest: .seconds(0),
+            engineState: [],
             appliedIDs: []
         ).encoded()
         bytes[bytes.count / 2] ^= 0xFF

@@ -64,6 +64,24 @@ public struct BinaryWriter: Sendable {
         }
     }
 
+    /// Writes a varint count followed by the values' little-endian bytes (one copy).
+    public mutating func write(floats: [Float]) {
+        self.writeVarint(UInt64(floats.count))
+        floats.withUnsafeBytes { self.bytes.append(contentsOf: $0) }
+    }
+
+    /// Writes a varint count followed by the values' little-endian bytes (one copy).
+    public mutating func write(doubles: [Double]) {
+        self.writeVarint(UInt64(doubles.count))
+        doubles.withUnsafeBytes { self.bytes.append(contentsOf: $0) }
+    }
+
+    /// Writes a varint count followed by the values' little-endian bytes (one copy).
+    public mutating func write(int32s: [Int32]) {
+        self.writeVarint(UInt64(int32s.count))
+        int32s.withUnsafeBytes { self.bytes.append(contentsOf: $0) }
+    }
+
     /// Writes a varint length followed by the raw bytes.
     public mutating func write(lengthPrefixed raw: some Collection<UInt8>) {
         self.writeVarint(UInt64(raw.count))
@@ -143,6 +161,29 @@ public struct BinaryReader {
         case 1: return try self.readString()
         default: throw BinaryFormatError.malformed
         }
+    }
+
+    private mutating func readArray<T>(of type: T.Type) throws(BinaryFormatError) -> [T] {
+        let count = try self.readVarint()
+        let size = MemoryLayout<T>.stride
+        guard count <= UInt64(self.remaining / size) else { throw BinaryFormatError.truncated }
+        let raw = try self.take(Int(count) * size)
+        return [T](unsafeUninitializedCapacity: Int(count)) { buffer, initialized in
+            UnsafeMutableRawBufferPointer(buffer).copyMemory(from: raw)
+            initialized = Int(count)
+        }
+    }
+
+    public mutating func readFloats() throws(BinaryFormatError) -> [Float] {
+        try self.readArray(of: Float.self)
+    }
+
+    public mutating func readDoubles() throws(BinaryFormatError) -> [Double] {
+        try self.readArray(of: Double.self)
+    }
+
+    public mutating func readInt32s() throws(BinaryFormatError) -> [Int32] {
+        try self.readArray(of: Int32.self)
     }
 
     public mutating func readBytes() throws(BinaryFormatError) -> [UInt8] {

@@ -23,6 +23,9 @@ public struct RecommendationController<Profiles: ProfileStore>: Sendable {
         router.get("/v1/trending") { request, context in
             self.trending(request)
         }
+        router.get("/v1/items/:item/similar") { request, context in
+            self.similar(request, context: context)
+        }
     }
 
     /// Parses `count`: absent → 10; otherwise an integer from 1 to ``RecommendationService/maxCount``.
@@ -58,11 +61,7 @@ public struct RecommendationController<Profiles: ProfileStore>: Sendable {
         } catch {
             return error.response
         }
-        var exclude = Set<ItemKey>()
-        for value in request.uri.queryParameters.getAll("exclude") {
-            for id in value.split(separator: ",") where !id.isEmpty { exclude.insert(ItemKey(String(id))) }
-        }
-        let result = try await self.service.recommendations(for: user, count: count, excluding: exclude)
+        let result = try await self.service.recommendations(for: user, count: count, excluding: Self.excluded(request))
         var writer = JSONWriter(capacity: 128 + result.items.count * 64)
         writer.beginObject()
         writer.field("user", result.user)
@@ -110,6 +109,39 @@ public struct RecommendationController<Profiles: ProfileStore>: Sendable {
         return Responses.json(writer)
     }
 
+    func similar(_ request: Request, context: some RequestContext) -> Response {
+        let count: Int
+        do throws(HTTPFailure) {
+            count = try Self.count(request)
+        } catch {
+            return error.response
+        }
+        let raw = context.parameters.get("item") ?? ""
+        let item = raw.utf8.contains(UInt8(ascii: "%")) ? (raw.removingPercentEncoding ?? raw) : raw
+        guard !item.isEmpty, item.count <= 256 else {
+            return Responses.error(.badRequest, "item must be 1-256 characters")
+        }
+        guard let items = self.service.similarItems(to: ItemKey(item), count: count, excluding: Self.excluded(request))
+        else {
+            return Responses.error(.notFound, "unknown item '\(item)'")
+        }
+        var writer = JSONWriter(capacity: 64 + items.count * 64)
+        writer.beginObject()
+        writer.field("item", item)
+        Responses.write(items, into: &writer)
+        writer.endObject()
+        return Responses.json(writer)
+    }
+
+    /// The `exclude` query parameter(s): comma-separated item ids.
+    static func excluded(_ request: Request) -> Set<ItemKey> {
+        var exclude = Set<ItemKey>()
+        for value in request.uri.queryParameters.getAll("exclude") {
+            for id in value.split(separator: ",") where !id.isEmpty { exclude.insert(ItemKey(String(id))) }
+        }
+        return exclude
+    }
+
     func trending(_ request: Request) -> Response {
         let count: Int
         do throws(HTTPFailure) {
@@ -118,8 +150,10 @@ public struct RecommendationController<Profiles: ProfileStore>: Sendable {
             return error.response
         }
         var writer = JSONWriter(capacity: 64 + count * 64)
+        let category: String? = request.uri.queryParameters.get("category").map { String($0) }
         writer.beginObject()
-        Responses.write(self.service.trending(count: count), into: &writer)
+        if let category { writer.field("category", category) }
+        Responses.write(self.service.trending(count: count, category: category), into: &writer)
         writer.endObject()
         return Responses.json(writer)
     }

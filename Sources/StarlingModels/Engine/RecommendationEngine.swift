@@ -28,6 +28,10 @@ public struct RecommendationEngine: Recommender, Sendable {
         /// How many candidates each source contributes to the blend. Defaults to 100.
         public var blendDepth: Int
 
+        var trendingConfiguration: TrendingCounter.Configuration {
+            .init(halfLife: self.trendingHalfLife, topSize: 1_000)
+        }
+
         public init(
             signals: SignalConfiguration = .init(),
             factors: FactorModel.Configuration = .init(),
@@ -54,45 +58,49 @@ public struct RecommendationEngine: Recommender, Sendable {
     /// What the engine remembers of one user.
     public struct UserState: Sendable {
         /// Items the user interacted with, sorted ascending (dense ids).
-        public fileprivate(set) var seen: [Int32] = []
+        public internal(set) var seen: [Int32] = []
         /// The latest positively chosen items, oldest first, at most `recentWindow`.
-        public fileprivate(set) var recent: [Int32] = []
+        public internal(set) var recent: [Int32] = []
         /// Items the user disliked: never recommended again.
-        public fileprivate(set) var disliked: [Int32] = []
-        public fileprivate(set) var ratingSum: Float = 0
-        public fileprivate(set) var ratingCount: Float = 0
-        public fileprivate(set) var segment: Int16 = -1
-        public fileprivate(set) var events: UInt32 = 0
+        public internal(set) var disliked: [Int32] = []
+        public internal(set) var ratingSum: Float = 0
+        public internal(set) var ratingCount: Float = 0
+        public internal(set) var segment: Int16 = -1
+        public internal(set) var events: UInt32 = 0
     }
 
     public let configuration: Configuration
-    public private(set) var itemKeys: [ItemKey] = []
-    public private(set) var itemIDs: [ItemKey: Int32] = [:]
-    public private(set) var userIDs: [String: Int32] = [:]
-    public private(set) var users: [UserState] = []
-    public private(set) var factors: FactorModel
-    public private(set) var cooccurrence: CooccurrenceModel
-    public private(set) var trending: DecayedScores
-    public private(set) var popularity: DecayedScores
-    public private(set) var segmentPopularity: [DecayedScores]
-    public private(set) var categoryPopularity: [String: DecayedScores] = [:]
-    public private(set) var itemCategories: [Int32: String] = [:]
-    public private(set) var kmeans: OnlineKMeans
+    public internal(set) var itemKeys: [ItemKey] = []
+    public internal(set) var itemIDs: [ItemKey: Int32] = [:]
+    public internal(set) var userIDs: [String: Int32] = [:]
+    public internal(set) var users: [UserState] = []
+    public internal(set) var factors: FactorModel
+    public internal(set) var cooccurrence: CooccurrenceModel
+    /// Time-decayed popularity with an exact top list (also what `/v1/trending` serves).
+    public internal(set) var trending: TrendingCounter
+    /// Popularity without decay (the baseline), as a counter whose half-life is a century.
+    public internal(set) var popularity: TrendingCounter
+    /// Time-decayed popularity within each k-means segment.
+    public internal(set) var segmentPopularity: [TrendingCounter]
+    /// Time-decayed popularity within each category.
+    public internal(set) var categoryPopularity: [String: TrendingCounter] = [:]
+    public internal(set) var itemCategories: [Int32: String] = [:]
+    public internal(set) var kmeans: OnlineKMeans
     /// Recent items of each session, oldest first.
-    public private(set) var sessions: [String: [Int32]] = [:]
+    public internal(set) var sessions: [String: [Int32]] = [:]
     /// The latest event time seen.
-    public private(set) var latest = EventTime(milliseconds: 0)
+    public internal(set) var latest = EventTime(milliseconds: 0)
     /// Events learned.
-    public private(set) var eventCount: UInt64 = 0
+    public internal(set) var eventCount: UInt64 = 0
 
     public init(configuration: Configuration = .init()) {
         self.configuration = configuration
         self.factors = FactorModel(configuration: configuration.factors)
         self.cooccurrence = CooccurrenceModel(configuration: configuration.cooccurrence)
-        self.trending = DecayedScores(halfLife: configuration.trendingHalfLife)
-        self.popularity = DecayedScores(halfLife: nil)
+        self.trending = TrendingCounter(configuration: configuration.trendingConfiguration)
+        self.popularity = TrendingCounter(configuration: .init(halfLife: .seconds(100 * 365 * 24 * 3_600), topSize: 1_000))
         self.segmentPopularity = (0..<configuration.segments.clusters).map { _ in
-            DecayedScores(halfLife: configuration.trendingHalfLife)
+            TrendingCounter(configuration: .init(halfLife: configuration.trendingHalfLife, topSize: 300))
         }
         self.kmeans = OnlineKMeans(dimensions: configuration.factors.dimensions, configuration: configuration.segments)
     }
@@ -150,20 +158,23 @@ public struct RecommendationEngine: Recommender, Sendable {
         }
         Self.insertSorted(item, into: &state.seen)
         if let category = Self.category(of: event) { self.itemCategories[item] = category }
-        self.popularity.add(item, 1, at: time)
+        let key = self.itemKeys[Int(item)]
+        self.popularity.record(key, weight: 1, at: event.timestamp)
 
         if signal > 0 {
             let weight = Float(signal)
             self.factors.learnPositive(user: user, item: item, weight: weight)
             self.cooccurrence.record(item: item, weight: weight, after: state.recent, at: time)
-            self.trending.add(item, signal, at: time)
+            self.trending.record(key, weight: signal, at: event.timestamp)
             if let category = self.itemCategories[item] {
-                self.categoryPopularity[category, default: DecayedScores(halfLife: self.configuration.trendingHalfLife)]
-                    .add(item, signal, at: time)
+                self.categoryPopularity[
+                    category,
+                    default: TrendingCounter(configuration: .init(halfLife: self.configuration.trendingHalfLife, topSize: 300))
+                ].record(key, weight: signal, at: event.timestamp)
             }
             let segment = self.kmeans.update(self.factors.userVector(user))
             state.segment = Int16(segment)
-            self.segmentPopularity[segment].add(item, signal, at: time)
+            self.segmentPopularity[segment].record(key, weight: signal, at: event.timestamp)
             if let index = state.recent.firstIndex(of: item) { state.recent.remove(at: index) }
             state.recent.append(item)
             if state.recent.count > self.configuration.recentWindow { state.recent.removeFirst() }
@@ -263,14 +274,22 @@ public struct RecommendationEngine: Recommender, Sendable {
         }
     }
 
-    private func top(_ scores: DecayedScores, count: Int, blocked: (Int32) -> Bool, reason: String) -> [Candidate] {
-        var top = TopK(count)
-        let factor = scores.factor(at: self.latest.milliseconds)
-        for (i, value) in scores.values.enumerated() where value > 0 {
-            let score = Float(value * factor)
-            if score > top.threshold, !blocked(Int32(i)) { top.offer(Int32(i), score) }
+    private func top(_ counter: TrendingCounter, count: Int, blocked: (Int32) -> Bool, reason: String) -> [Candidate] {
+        var result: [Candidate] = []
+        result.reserveCapacity(count)
+        counter.forEachRanked(at: self.latest) { key, score in
+            if let item = self.itemIDs[key], !blocked(item) {
+                result.append(Candidate(item: item, score: Float(score), reason: reason))
+            }
+            return result.count < count
         }
-        return top.sorted().map { Candidate(item: $0.id, score: $0.score, reason: reason) }
+        return result
+    }
+
+    /// Trending items within `category`, best first.
+    public func categoryCandidates(_ category: String, count: Int, excluding: Set<Int32>) -> [Candidate] {
+        guard let counter = self.categoryPopularity[category] else { return [] }
+        return self.top(counter, count: count, blocked: { excluding.contains($0) }, reason: "trending in \(category)")
     }
 
     private func cooccurrenceCandidates(recent: [Int32], count: Int, blocked: (Int32) -> Bool) -> [Candidate] {
@@ -296,7 +315,7 @@ public struct RecommendationEngine: Recommender, Sendable {
     private func blend(user: String, count: Int, excluding: Set<Int32>) -> [Candidate] {
         var fused: [Int32: (score: Float, reason: String, best: Float)] = [:]
         let depth = max(count, self.configuration.blendDepth)
-        for (source, weight) in self.configuration.blendWeights where weight > 0 {
+        for (source, weight) in self.configuration.blendWeights.sorted(by: { $0.key.name < $1.key.name }) where weight > 0 {
             let list = self.candidates(user: user, count: depth, source: source, excluding: excluding)
             for (rank, candidate) in list.enumerated() {
                 let contribution = Float(weight) / Float(60 + rank)

@@ -109,6 +109,15 @@ public struct TrendingCounter: Sendable {
         self.inTop.insert(item)
     }
 
+    /// Calls `body` with each ranked item and its score decayed to `time`, best first, until it returns `false`.
+    public func forEachRanked(at time: EventTime, _ body: (ItemKey, Double) -> Bool) {
+        guard let landmark else { return }
+        let factor = Double.exp2(Double(landmark - time.milliseconds) / self.halfLifeMilliseconds)
+        for key in self.top {
+            if !body(key, self.sums[key]! * factor) { return }
+        }
+    }
+
     /// Moves the landmark to `time`, rescaling every sum; rankings are unchanged.
     public mutating func rebase(to time: EventTime) {
         guard let landmark = self.landmark else { return }

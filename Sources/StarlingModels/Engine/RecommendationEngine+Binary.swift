@@ -1,0 +1,170 @@
+public import StarlingCore
+
+extension RecommendationEngine {
+    private static let formatVersion: UInt8 = 1
+
+    /// Appends the engine's learned state (not its configuration) to `w`.
+    public func encode(into w: inout BinaryWriter) {
+        w.write(Self.formatVersion)
+        w.write(self.latest.milliseconds)
+        w.write(self.eventCount)
+        w.writeVarint(UInt64(self.itemKeys.count))
+        for key in self.itemKeys { w.write(key.name) }
+        let userNames = self.userIDs.sorted { $0.value < $1.value }.map(\.key)
+        w.writeVarint(UInt64(userNames.count))
+        for (name, state) in zip(userNames, self.users) {
+            w.write(name)
+            w.write(int32s: state.seen)
+            w.write(int32s: state.recent)
+            w.write(int32s: state.disliked)
+            w.write(state.ratingSum)
+            w.write(state.ratingCount)
+            w.write(UInt32(bitPattern: Int32(state.segment)))
+            w.write(state.events)
+        }
+        w.writeVarint(UInt64(self.factors.configuration.dimensions))
+        w.write(floats: self.factors.userFactors)
+        w.write(floats: self.factors.itemFactors)
+        Self.encode(self.cooccurrence.landmark, into: &w)
+        w.write(floats: self.cooccurrence.weights)
+        w.writeVarint(UInt64(self.cooccurrence.neighbours.count))
+        for neighbours in self.cooccurrence.neighbours {
+            w.write(int32s: Array(neighbours.keys))
+            w.write(floats: Array(neighbours.values))
+        }
+        Self.encode(self.trending, into: &w)
+        Self.encode(self.popularity, into: &w)
+        w.writeVarint(UInt64(self.segmentPopularity.count))
+        for scores in self.segmentPopularity { Self.encode(scores, into: &w) }
+        w.writeVarint(UInt64(self.categoryPopularity.count))
+        for (category, scores) in self.categoryPopularity {
+            w.write(category)
+            Self.encode(scores, into: &w)
+        }
+        w.writeVarint(UInt64(self.itemCategories.count))
+        for (item, category) in self.itemCategories {
+            w.write(UInt32(bitPattern: item))
+            w.write(category)
+        }
+        w.write(floats: self.kmeans.centroids)
+        w.writeVarint(UInt64(self.kmeans.counts.count))
+        for count in self.kmeans.counts { w.writeVarint(UInt64(count)) }
+        w.writeVarint(UInt64(self.sessions.count))
+        for (session, items) in self.sessions {
+            w.write(session)
+            w.write(int32s: items)
+        }
+    }
+
+    private static func encode(_ landmark: Int64?, into w: inout BinaryWriter) {
+        if let landmark {
+            w.write(UInt8(1))
+            w.write(landmark)
+        } else {
+            w.write(UInt8(0))
+        }
+    }
+
+    private static func encode(_ counter: TrendingCounter, into w: inout BinaryWriter) {
+        self.encode(counter.landmark, into: &w)
+        w.write(counter.latest.milliseconds)
+        w.writeVarint(UInt64(counter.sums.count))
+        for (key, sum) in counter.sums {
+            w.write(key.name)
+            w.write(sum)
+        }
+    }
+
+    private static func decodeLandmark(_ r: inout BinaryReader) throws(BinaryFormatError) -> Int64? {
+        try r.readUInt8() == 1 ? try r.readInt64() : nil
+    }
+
+    private static func decode(_ counter: inout TrendingCounter, _ r: inout BinaryReader) throws(BinaryFormatError) {
+        let landmark = try self.decodeLandmark(&r)
+        let latest = EventTime(milliseconds: try r.readInt64())
+        let count = try r.readVarint()
+        guard count <= UInt64(r.remaining) else { throw .truncated }
+        var sums: [ItemKey: Double] = [:]
+        sums.reserveCapacity(Int(count))
+        for _ in 0..<count {
+            let key = ItemKey(try r.readString())
+            sums[key] = try r.readDouble()
+        }
+        counter = TrendingCounter(configuration: counter.configuration, landmark: landmark, sums: sums, latest: latest)
+    }
+
+    /// Restores learned state written by ``encode(into:)`` into an engine with `configuration`.
+    public init(configuration: Configuration, decoding r: inout BinaryReader) throws(BinaryFormatError) {
+        self.init(configuration: configuration)
+        guard try r.readUInt8() == Self.formatVersion else { throw .malformed }
+        self.latest = EventTime(milliseconds: try r.readInt64())
+        self.eventCount = try r.readUInt64()
+        let itemCount = try r.readVarint()
+        guard itemCount <= UInt64(r.remaining) else { throw .truncated }
+        for id in 0..<Int(itemCount) {
+            let key = ItemKey(try r.readString())
+            self.itemKeys.append(key)
+            self.itemIDs[key] = Int32(id)
+        }
+        let userCount = try r.readVarint()
+        guard userCount <= UInt64(r.remaining) else { throw .truncated }
+        self.users.reserveCapacity(Int(userCount))
+        for id in 0..<Int(userCount) {
+            let name = try r.readString()
+            var state = UserState()
+            state.seen = try r.readInt32s()
+            state.recent = try r.readInt32s()
+            state.disliked = try r.readInt32s()
+            state.ratingSum = try r.readFloat()
+            state.ratingCount = try r.readFloat()
+            state.segment = Int16(truncatingIfNeeded: Int32(bitPattern: try r.readUInt32()))
+            state.events = try r.readUInt32()
+            self.userIDs[name] = Int32(id)
+            self.users.append(state)
+        }
+        guard Int(try r.readVarint()) == configuration.factors.dimensions else { throw .malformed }
+        let userFactors = try r.readFloats()
+        let itemFactors = try r.readFloats()
+        guard userFactors.count == Int(userCount) * configuration.factors.dimensions,
+            itemFactors.count == Int(itemCount) * configuration.factors.dimensions
+        else { throw .malformed }
+        self.factors.replace(userFactors: userFactors, itemFactors: itemFactors)
+        let coLandmark = try Self.decodeLandmark(&r)
+        let coWeights = try r.readFloats()
+        let neighbourCount = try r.readVarint()
+        guard neighbourCount <= UInt64(r.remaining) else { throw .truncated }
+        var neighbours: [[Int32: Float]] = []
+        neighbours.reserveCapacity(Int(neighbourCount))
+        for _ in 0..<neighbourCount {
+            let keys = try r.readInt32s()
+            let values = try r.readFloats()
+            guard keys.count == values.count else { throw .malformed }
+            neighbours.append(Dictionary(uniqueKeysWithValues: zip(keys, values)))
+        }
+        self.cooccurrence.restore(landmark: coLandmark, weights: coWeights, neighbours: neighbours)
+        try Self.decode(&self.trending, &r)
+        try Self.decode(&self.popularity, &r)
+        let segmentCount = Int(try r.readVarint())
+        guard segmentCount == self.segmentPopularity.count else { throw .malformed }
+        for k in 0..<segmentCount { try Self.decode(&self.segmentPopularity[k], &r) }
+        for _ in 0..<(try r.readVarint()) {
+            let category = try r.readString()
+            var counter = TrendingCounter(configuration: .init(halfLife: configuration.trendingHalfLife, topSize: 300))
+            try Self.decode(&counter, &r)
+            self.categoryPopularity[category] = counter
+        }
+        for _ in 0..<(try r.readVarint()) {
+            let item = Int32(bitPattern: try r.readUInt32())
+            self.itemCategories[item] = try r.readString()
+        }
+        let centroids = try r.readFloats()
+        var counts: [Int] = []
+        for _ in 0..<(try r.readVarint()) { counts.append(Int(try r.readVarint())) }
+        guard centroids.count == counts.count * configuration.factors.dimensions else { throw .malformed }
+        self.kmeans.restore(centroids: centroids, counts: counts)
+        for _ in 0..<(try r.readVarint()) {
+            let session = try r.readString()
+            self.sessions[session] = try r.readInt32s()
+        }
+    }
+}
