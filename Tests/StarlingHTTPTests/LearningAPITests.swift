@@ -1,0 +1,95 @@
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import StarlingCore
+import StarlingEventLog
+import StarlingStream
+import Testing
+
+struct LearningAPITests {
+    /// 30 users like both "dune" and "arrival"; 30 like both "heat" and "ronin"; "filler" items are popular.
+    private func seed(_ client: some TestClientProtocol) async throws {
+        var events: [String] = []
+        for u in 0..<30 {
+            events.append(#"{"type":"like","user":"sf-\#(u)","item":"dune"}"#)
+            events.append(#"{"type":"like","user":"sf-\#(u)","item":"arrival"}"#)
+            events.append(#"{"type":"like","user":"crime-\#(u)","item":"heat"}"#)
+            events.append(#"{"type":"like","user":"crime-\#(u)","item":"ronin"}"#)
+            events.append(#"{"type":"purchase","user":"pop-\#(u)","item":"filler-\#(u % 3)"}"#)
+        }
+        let response = try await client.postEvents("{\"events\":[\(events.joined(separator: ","))]}")
+        #expect(try response.json["accepted"]?.int == 150)
+    }
+
+    @Test func aLikeMakesSimilarItemsRiseWithAReason() async throws {
+        try await APIFixture().run { client, processor in
+            try await self.seed(client)
+            try await eventually("seed applied") { processor.appliedCount == 150 }
+            _ = try await client.postEvents(#"{"events":[{"type":"like","user":"newcomer","item":"heat"}]}"#)
+            try await eventually("like applied") { processor.appliedCount == 151 }
+
+            let (status, recs) = try await client.getJSON("/v1/users/newcomer/recommendations?count=3")
+            #expect(status == .ok)
+            let items = try #require(recs["items"]?.array)
+            #expect(items.first?["item"]?.string == "ronin")
+            #expect(items.first?["reason"]?.string == "similar to heat")
+            #expect(!items.contains { $0["item"]?.string == "heat" })
+            #expect(recs["profile_version"]?.int == 1)
+        }
+    }
+
+    @Test func aDislikedItemIsNeverRecommendedAgain() async throws {
+        try await APIFixture().run { client, processor in
+            try await self.seed(client)
+            _ = try await client.postEvents(
+                #"{"events":[{"type":"like","user":"u","item":"heat"},{"type":"dislike","user":"u","item":"ronin"}]}"#
+            )
+            try await eventually("applied") { processor.appliedCount == 152 }
+            let (_, recs) = try await client.getJSON("/v1/users/u/recommendations?count=50")
+            let items = try #require(recs["items"]?.array).compactMap { $0["item"]?.string }
+            #expect(!items.contains("ronin"))
+            #expect(!items.isEmpty)
+        }
+    }
+
+    @Test func similarItemsEndpoint() async throws {
+        try await APIFixture().run { client, processor in
+            try await self.seed(client)
+            try await eventually("seed applied") { processor.appliedCount == 150 }
+            let (status, body) = try await client.getJSON("/v1/items/dune/similar?count=2")
+            #expect(status == .ok)
+            #expect(body["item"]?.string == "dune")
+            let items = try #require(body["items"]?.array)
+            #expect(items.first?["item"]?.string == "arrival")
+            #expect(items.first?["reason"]?.string == "similar to dune")
+
+            let (missing, error) = try await client.getJSON("/v1/items/nothing/similar")
+            #expect(missing == .notFound)
+            #expect(error["error"]?.string == "unknown item 'nothing'")
+            let (bad, _) = try await client.getJSON("/v1/items/dune/similar?count=0")
+            #expect(bad == .badRequest)
+        }
+    }
+
+    @Test func trendingByCategory() async throws {
+        try await APIFixture().run { client, processor in
+            _ = try await client.postEvents(
+                #"""
+                {"events":[
+                  {"type":"view","user":"a","item":"goal","context":{"category":"sport"}},
+                  {"type":"view","user":"b","item":"goal","context":{"category":"sport"}},
+                  {"type":"view","user":"c","item":"match","context":{"category":"sport"}},
+                  {"type":"view","user":"d","item":"vote","context":{"category":"politics"}}
+                ]}
+                """#
+            )
+            try await eventually("applied") { processor.appliedCount == 4 }
+            let (_, sport) = try await client.getJSON("/v1/trending?category=sport")
+            #expect(sport["category"]?.string == "sport")
+            #expect(sport["items"]?.array?.compactMap { $0["item"]?.string } == ["goal", "match"])
+            #expect(sport["items"]?.array?.first?["reason"]?.string == "trending in sport")
+            let (_, none) = try await client.getJSON("/v1/trending?category=cooking")
+            #expect(none["items"]?.array?.isEmpty == true)
+        }
+    }
+}
