@@ -10,10 +10,10 @@ public struct RecommendationService<Profiles: ProfileStore>: Sendable {
     public static var maxCount: Int { 200 }
 
     private let profiles: Profiles
-    private let trending: SnapshotPublisher<TrendingCounter.Snapshot>
+    private let trending: SnapshotPublisher<TrendingSnapshot>
     private let engine: EngineStore
 
-    public init(profiles: Profiles, trending: SnapshotPublisher<TrendingCounter.Snapshot>, engine: EngineStore) {
+    public init(profiles: Profiles, trending: SnapshotPublisher<TrendingSnapshot>, engine: EngineStore) {
         self.profiles = profiles
         self.trending = trending
         self.engine = engine
@@ -34,7 +34,7 @@ public struct RecommendationService<Profiles: ProfileStore>: Sendable {
         let items = self.engine.read { engine in
             let excluded = Set(excluding.compactMap { engine.itemIDs[$0] })
             return engine.candidates(user: user, count: count, source: .blend, excluding: excluded).map {
-                Recommendation(item: engine.itemKeys[Int($0.item)].name, score: Double($0.score), reason: $0.reason)
+                Recommendation(item: engine.itemKeys[Int($0.item)].name, score: Double($0.score), reason: $0.reason.description)
             }
         }
         return Recommendations(user: user, items: items, profileVersion: profile?.version ?? 0)
@@ -49,7 +49,7 @@ public struct RecommendationService<Profiles: ProfileStore>: Sendable {
                 .filter { !excluded.contains($0.item) }
                 .prefix(count)
                 .map {
-                    Recommendation(item: engine.itemKeys[Int($0.item)].name, score: Double($0.score), reason: $0.reason)
+                    Recommendation(item: engine.itemKeys[Int($0.item)].name, score: Double($0.score), reason: $0.reason.description)
                 }
         }
     }
@@ -60,7 +60,7 @@ public struct RecommendationService<Profiles: ProfileStore>: Sendable {
         if let category {
             return self.engine.read { engine in
                 engine.categoryCandidates(category, count: count, excluding: []).map {
-                    Recommendation(item: engine.itemKeys[Int($0.item)].name, score: Double($0.score), reason: $0.reason)
+                    Recommendation(item: engine.itemKeys[Int($0.item)].name, score: Double($0.score), reason: $0.reason.description)
                 }
             }
         }

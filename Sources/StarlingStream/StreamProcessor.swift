@@ -70,7 +70,7 @@ public final class StreamProcessor<Log: EventLog>: Service {
     public let deduplication: DeduplicationIndex
     private let checkpoints: any CheckpointStore
     /// The latest trending snapshot.
-    public let trending: SnapshotPublisher<TrendingCounter.Snapshot>
+    public let trending: SnapshotPublisher<TrendingSnapshot>
     /// The live recommendation engine, shared with serving.
     public let engine: EngineStore
     private let status = LockedBox(Status())
@@ -197,7 +197,7 @@ public final class StreamProcessor<Log: EventLog>: Service {
 
     private func restore() async throws {
         guard let checkpoint = try await self.checkpoints.load() else {
-            self.trending.publish(self.engine.read { $0.trending.snapshot() })
+            self.trending.publish(self.engine.read { $0.trendingSnapshot() })
             return
         }
         let engine: RecommendationEngine
@@ -215,7 +215,7 @@ public final class StreamProcessor<Log: EventLog>: Service {
         self.engine.write { $0 = engine }
         self.profiles.replaceAll(with: checkpoint.profiles)
         self.deduplication.restore(checkpoint.appliedIDs)
-        self.trending.publish(engine.trending.snapshot())
+        self.trending.publish(engine.trendingSnapshot())
         self.status.withLock { $0.positions = checkpoint.positions }
         self.logger.info(
             "Restored checkpoint",
@@ -264,7 +264,7 @@ public final class StreamProcessor<Log: EventLog>: Service {
             }
             start = end
         }
-        self.trending.publish(self.engine.read { $0.trending.snapshot() })
+        self.trending.publish(self.engine.read { $0.trendingSnapshot() })
         let now = WallClock.nanoseconds()
         for record in records {
             let freshness = max(0, now - record.appendedAtNanoseconds)

@@ -43,6 +43,12 @@ struct Eval: ParsableCommand {
     @Option(name: .customLong("positive-threshold"), help: "The smallest rating that counts as positive.")
     var positiveThreshold = 4.0
 
+    @Option(
+        name: .customLong("model"),
+        help: ArgumentHelp("Change a model setting of the engine's sources (repeatable).", valueName: "key=value")
+    )
+    var modelSettings: [String] = []
+
     @Option(name: .customLong("limit"), help: ArgumentHelp("Use only the first N events by time.", valueName: "N"))
     var limit: Int?
 
@@ -59,6 +65,7 @@ struct Eval: ParsableCommand {
         }
         guard self.positiveThreshold.isFinite else { throw ValidationError("--positive-threshold must be a number") }
         if let limit = self.limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+        _ = try self.engineConfiguration()
     }
 
     func run() throws {
@@ -87,7 +94,13 @@ struct Eval: ParsableCommand {
         var selected: [(source: RecommendationSource, make: @Sendable () -> any Recommender)] = []
         for name in names {
             let source = RecommendationSource(name)
-            let make = Self.factories[name]!
+            let configuration = try self.engineConfiguration()
+            let make: @Sendable () -> any Recommender
+            if Self.engineSources.contains(name) {
+                make = { RecommendationEngine(configuration: configuration) }
+            } else {
+                make = Self.factories[name]!
+            }
             guard make().sources.contains(source) else {
                 throw EvalError("the recommender registered for '\(name)' does not answer from source '\(name)'")
             }
@@ -146,16 +159,32 @@ extension Eval {
     ///
     /// Each evaluation run (one protocol, one source) gets its own fresh instance, so timings are per source.
     /// The recommender a factory makes must list the source in its `sources`.
+    /// The engine configuration with every `--model` setting applied.
+    func engineConfiguration() throws -> RecommendationEngine.Configuration {
+        var configuration = RecommendationEngine.Configuration()
+        for setting in self.modelSettings {
+            do {
+                try configuration.apply(setting)
+            } catch {
+                throw ValidationError("--model \(setting): \(error.description)")
+            }
+        }
+        return configuration
+    }
+
+    /// Sources answered by the production engine (configured by `--model`).
+    static let engineSources: Set<String> = ["blend", "embedding", "cooccurrence", "trending", "segment"]
+
     static let factories: [String: @Sendable () -> any Recommender] = [
         RecommendationSource.popularity.name: { PopularityRecommender() },
 
-        // ── RecommendationEngine (StarlingModels) goes here ──────────────────────────────────────────────
-        // Add one entry per source the engine answers from, each making a fresh engine, for example:
-        //   RecommendationSource.blend.name: { RecommendationEngine() },
-        //   RecommendationSource.embedding.name: { RecommendationEngine() },
-        //   RecommendationSource.cooccurrence.name: { RecommendationEngine() },
-        //   RecommendationSource.trending.name: { RecommendationEngine() },
-        //   RecommendationSource.segment.name: { RecommendationEngine() },
+        // The production engine, once per source it answers from (each run gets a fresh engine). Its own
+        // `.popularity` source is not registered: the name belongs to the baseline above.
+        RecommendationSource.blend.name: { RecommendationEngine() },
+        RecommendationSource.embedding.name: { RecommendationEngine() },
+        RecommendationSource.cooccurrence.name: { RecommendationEngine() },
+        RecommendationSource.trending.name: { RecommendationEngine() },
+        RecommendationSource.segment.name: { RecommendationEngine() },
     ]
 
     /// The registered source names, in the order results are reported (the engine's sources first, then the rest

@@ -37,7 +37,7 @@ struct EngineTests {
         #expect(cooccurrence.first?.item == "b")
         let blended = engine.candidates(user: "newcomer", count: 3, source: .blend, excluding: [])
         #expect(engine.itemKeys[Int(blended[0].item)].name == "b")
-        #expect(blended[0].reason == "similar to a")
+        #expect(blended[0].reason.description == "similar to a")
 
         engine.learn(self.event(.like, "other", "x", at: 10_001))
         #expect(engine.recommend(user: "other", count: 1, source: .cooccurrence).first?.item == "y")
@@ -64,15 +64,19 @@ struct EngineTests {
     }
 
     @Test func ratingsAreCentredOnTheUsersMean() {
+        let signals = SignalConfiguration()
+        let four = Event(type: .rating, user: "u", item: "i", timestamp: .seconds(1), value: 4)
+        // The same 4 stars weigh less from a generous rater than from a harsh one.
+        #expect(signals.signal(of: four, userMeanRating: 4.8) < signals.signal(of: four, userMeanRating: 2.2))
+        #expect(abs(signals.signal(of: four, userMeanRating: 4) - signals.ratingBase) < 1e-12)
+
         var engine = RecommendationEngine()
-        // A generous rater: 5s are their norm, a 4 is below their mean and must not count as positive.
         for k in 0..<10 { engine.learn(self.event(.rating, "generous", "g\(k)", at: Int64(k), value: 5)) }
-        engine.learn(self.event(.rating, "generous", "meh", at: 100, value: 4))
-        #expect(engine.userState("generous")?.recent.contains(engine.itemIDs["meh"]!) == false)
-        // A harsh rater: a 4 is above their mean.
-        for k in 0..<10 { engine.learn(self.event(.rating, "harsh", "h\(k)", at: Int64(k), value: 2)) }
-        engine.learn(self.event(.rating, "harsh", "good", at: 100, value: 4))
-        #expect(engine.userState("harsh")?.recent.last == engine.itemIDs["good"])
+        // Far below this user's mean: negative, so the item does not enter the recent window.
+        engine.learn(self.event(.rating, "generous", "awful", at: 100, value: 1))
+        #expect(engine.userState("generous")?.recent.contains(engine.itemIDs["awful"]!) == false)
+        engine.learn(self.event(.rating, "generous", "fine", at: 101, value: 4))
+        #expect(engine.userState("generous")?.recent.last == engine.itemIDs["fine"])
     }
 
     @Test func trendingFollowsEventTimeNotTheWallClock() {
@@ -98,7 +102,7 @@ struct EngineTests {
         let engine = self.trainedEngine()
         let similar = engine.similarItems(to: "a", count: 2)
         #expect(similar.first.map { engine.itemKeys[Int($0.item)].name } == "b")
-        #expect(similar.first?.reason == "similar to a")
+        #expect(similar.first?.reason.description == "similar to a")
     }
 
     @Test func usersFallIntoSegments() {

@@ -1,3 +1,4 @@
+import Foundation
 import StarlingCore
 import StarlingModels
 import Testing
@@ -5,55 +6,75 @@ import Testing
 struct TrendingCounterTests {
     @Test func scoreHalvesAfterOneHalfLife() {
         var counter = TrendingCounter(configuration: .init(halfLife: .seconds(60)))
-        counter.record("a", weight: 1, at: .seconds(0))
-        #expect(abs(counter.score(of: "a", at: .seconds(60)) - 0.5) < 1e-12)
-        #expect(abs(counter.snapshot(at: .seconds(120)).ranked[0].score - 0.25) < 1e-12)
+        counter.record(0, weight: 1, at: .seconds(0))
+        #expect(abs(counter.score(of: 0, at: .seconds(60)) - 0.5) < 1e-12)
+        #expect(abs(counter.snapshot(names: ["a"], at: .seconds(120)).ranked[0].score - 0.25) < 1e-12)
     }
 
     @Test(arguments: [0, 30, 600])
     func lateEventCountsDecayedByItsAge(lateness: Int64) {
         var counter = TrendingCounter(configuration: .init(halfLife: .seconds(60)))
-        counter.record("a", weight: 1, at: .seconds(600))
-        counter.record("a", weight: 1, at: .seconds(600 - lateness))
-        let expected = 1 + Double.pow2(-Double(lateness) / 60)
-        #expect(abs(counter.score(of: "a", at: .seconds(600)) - expected) < 1e-9)
+        counter.record(0, weight: 1, at: .seconds(600))
+        counter.record(0, weight: 1, at: .seconds(600 - lateness))
+        let expected = 1 + pow(2, -Double(lateness) / 60)
+        #expect(abs(counter.score(of: 0, at: .seconds(600)) - expected) < 1e-9)
         #expect(counter.latest == .seconds(600))
     }
 
     @Test func topListMatchesBruteForceRanking() {
         var generator = SplitMix(seed: 42)
         var counter = TrendingCounter(configuration: .init(halfLife: .seconds(300), topSize: 25))
-        var reference: [String: Double] = [:]
+        var reference = [Double](repeating: 0, count: 200)
         var time: Int64 = 0
         for _ in 0..<5_000 {
             time += Int64(generator.next() % 3_000)
-            let item = "item-\(Int(Double(generator.next() % 10_000) / 10_000 * 200))"
+            let item = Int32(generator.next() % 200)
             let weight = Double(generator.next() % 5 + 1)
-            counter.record(ItemKey(item), weight: weight, at: EventTime(milliseconds: time))
-            // Reference: every contribution scaled to time zero; ranking is the same at any instant.
-            reference[item, default: 0] += weight * Double.pow2(Double(time) / 300_000)
+            counter.record(item, weight: weight, at: EventTime(milliseconds: time))
+            // Reference: every contribution scaled to time zero; the ranking is the same at any instant.
+            reference[Int(item)] += weight * pow(2, Double(time) / 300_000)
         }
-        let expected = reference.sorted { $0.value > $1.value }.prefix(25).map(\.key)
-        #expect(counter.snapshot().ranked.map(\.item) == expected)
+        let expected = reference.indices.sorted { reference[$0] > reference[$1] }.prefix(25).map { Int32($0) }
+        var ranked: [Int32] = []
+        counter.forEachRanked(at: EventTime(milliseconds: time)) { item, _ in
+            ranked.append(item)
+            return true
+        }
+        #expect(ranked == expected)
     }
 
     @Test func rebasingKeepsScoresAndRanking() {
         var counter = TrendingCounter(configuration: .init(halfLife: .seconds(1)))
-        counter.record("a", weight: 3, at: .seconds(0))
-        counter.record("b", weight: 2, at: .seconds(0))
+        counter.record(0, weight: 3, at: .seconds(0))
+        counter.record(1, weight: 2, at: .seconds(0))
         // 250 half-lives later forces a rebase (threshold 200).
-        counter.record("c", weight: 1, at: .seconds(250))
-        counter.record("b", weight: 2, at: .seconds(250))
-        let snapshot = counter.snapshot()
+        counter.record(2, weight: 1, at: .seconds(250))
+        counter.record(1, weight: 2, at: .seconds(250))
+        let snapshot = counter.snapshot(names: ["a", "b", "c"])
         #expect(snapshot.ranked.map(\.item) == ["b", "c", "a"])
         #expect(abs(snapshot.ranked[0].score - 2) < 1e-9)
         #expect(abs(snapshot.ranked[1].score - 1) < 1e-9)
     }
 
+    @Test func restoringFromSumsRebuildsTheTopList() {
+        var counter = TrendingCounter(configuration: .init(halfLife: .seconds(60), topSize: 2))
+        for (item, weight) in [(0, 1.0), (1, 5.0), (2, 3.0), (1, 1.0)] {
+            counter.record(Int32(item), weight: weight, at: .seconds(10))
+        }
+        let restored = TrendingCounter(
+            configuration: counter.configuration,
+            landmark: counter.landmark,
+            sums: counter.sums,
+            latest: counter.latest
+        )
+        #expect(restored.snapshot(names: ["a", "b", "c"]).ranked.map(\.item) == ["b", "c"])
+        #expect(restored.snapshot(names: ["a", "b", "c"]).ranked == counter.snapshot(names: ["a", "b", "c"]).ranked)
+    }
+
     @Test func zeroWeightsAreIgnored() {
         var counter = TrendingCounter()
-        counter.record("a", weight: 0, at: .seconds(1))
-        #expect(counter.snapshot().ranked.isEmpty)
+        counter.record(0, weight: 0, at: .seconds(1))
+        #expect(counter.snapshot(names: ["a"]).ranked.isEmpty)
     }
 }
 
@@ -69,9 +90,3 @@ struct SplitMix {
         return z ^ (z >> 31)
     }
 }
-
-extension Double {
-    static func pow2(_ x: Double) -> Double { Foundation.pow(2, x) }
-}
-
-import Foundation

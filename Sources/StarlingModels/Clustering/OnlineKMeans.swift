@@ -38,12 +38,11 @@ public struct OnlineKMeans: Sendable {
         self.centroids.withUnsafeBufferPointer { c in
             point.withUnsafeBufferPointer { p in
                 for cluster in 0..<self.counts.count {
-                    var distance: Float = 0
-                    let base = cluster * self.dimensions
-                    for k in 0..<self.dimensions {
-                        let diff = c[base + k] - p[k]
-                        distance += diff * diff
-                    }
+                    let distance = VectorMath.squaredDistance(
+                        c.baseAddress! + cluster * self.dimensions,
+                        p.baseAddress!,
+                        self.dimensions
+                    )
                     if distance < bestDistance {
                         bestDistance = distance
                         best = cluster

@@ -10,27 +10,51 @@ import Darwin
 /// weight (and each item's own weight) grows by the event's weight, forward-decayed by event time like
 /// ``TrendingCounter`` so that old co-occurrences fade without ever touching them. Similarity is
 /// `c(i, j) / √(n(i) · n(j))`: every term carries the same decay factor, so the ratio needs none.
+///
+/// Neighbour lists are parallel arrays (for fast scoring scans) with a dictionary from neighbour to slot (for
+/// fast updates); `1 / √n` is kept per item so that scoring needs no square root or division.
 public struct CooccurrenceModel: Sendable {
     /// Configuration of a ``CooccurrenceModel``.
     public struct Configuration: Sendable {
-        /// How long until a co-occurrence counts half. Defaults to 30 days.
+        /// How long until a co-occurrence counts half. Defaults to 365 days.
         public var halfLife: Duration
         /// The most neighbours kept per item; the weakest are dropped beyond. Defaults to 300.
         public var maxNeighbours: Int
 
-        public init(halfLife: Duration = .seconds(30 * 24 * 3_600), maxNeighbours: Int = 300) {
+        public init(halfLife: Duration = .seconds(365 * 24 * 3_600), maxNeighbours: Int = 300) {
             self.halfLife = halfLife
             self.maxNeighbours = maxNeighbours
+        }
+    }
+
+    /// One item's neighbours.
+    public struct Neighbours: Sendable {
+        public fileprivate(set) var items: [Int32] = []
+        public fileprivate(set) var weights: [Float] = []
+        fileprivate var slots = Int32Map()
+
+        public init() {}
+
+        public init(items: [Int32], weights: [Float]) {
+            self.items = items
+            self.weights = weights
+            self.slots = Int32Map(minimumCapacity: items.count)
+            for (k, item) in items.enumerated() { self.slots.set(item, Int32(k)) }
+        }
+
+        public func weight(of item: Int32) -> Float? {
+            self.slots[item].map { self.weights[Int($0)] }
         }
     }
 
     public let configuration: Configuration
     private let halfLifeMilliseconds: Double
     public private(set) var landmark: Int64?
-    /// Per item: neighbour → forward-decayed co-occurrence weight.
-    public private(set) var neighbours: [[Int32: Float]] = []
+    public private(set) var neighbours: [Neighbours] = []
     /// Per item: forward-decayed occurrence weight.
     public private(set) var weights: [Float] = []
+    /// Per item: `1 / √weight` (0 when the weight is 0).
+    private var inverseNorms: [Float] = []
 
     public init(configuration: Configuration = .init()) {
         self.configuration = configuration
@@ -41,7 +65,8 @@ public struct CooccurrenceModel: Sendable {
     private mutating func ensure(_ item: Int32) {
         while self.weights.count <= Int(item) {
             self.weights.append(0)
-            self.neighbours.append([:])
+            self.inverseNorms.append(0)
+            self.neighbours.append(Neighbours())
         }
     }
 
@@ -54,7 +79,8 @@ public struct CooccurrenceModel: Sendable {
             let scale = Float(exp2(-exponent))
             for k in self.weights.indices {
                 self.weights[k] *= scale
-                for (key, value) in self.neighbours[k] { self.neighbours[k][key] = value * scale }
+                self.inverseNorms[k] = self.weights[k] > 0 ? 1 / self.weights[k].squareRoot() : 0
+                for n in self.neighbours[k].weights.indices { self.neighbours[k].weights[n] *= scale }
             }
             self.landmark = milliseconds
             exponent = 0
@@ -67,6 +93,7 @@ public struct CooccurrenceModel: Sendable {
         self.ensure(item)
         let w = weight * self.factor(at: milliseconds)
         self.weights[Int(item)] += w
+        self.inverseNorms[Int(item)] = 1 / self.weights[Int(item)].squareRoot()
         for other in recent where other != item {
             self.ensure(other)
             self.add(item, other, w)
@@ -75,54 +102,70 @@ public struct CooccurrenceModel: Sendable {
     }
 
     private mutating func add(_ a: Int32, _ b: Int32, _ w: Float) {
-        self.neighbours[Int(a)][b, default: 0] += w
-        if self.neighbours[Int(a)].count > self.configuration.maxNeighbours * 2 {
-            // Keep the strongest half: amortised O(1) per insertion.
-            let kept = self.neighbours[Int(a)].sorted { $0.value > $1.value }.prefix(self.configuration.maxNeighbours)
-            self.neighbours[Int(a)] = Dictionary(uniqueKeysWithValues: kept.map { ($0.key, $0.value) })
+        if let slot = self.neighbours[Int(a)].slots[b] {
+            self.neighbours[Int(a)].weights[Int(slot)] += w
+            return
         }
+        var list = self.neighbours[Int(a)]
+        self.neighbours[Int(a)] = Neighbours()  // keep `list` uniquely referenced while it changes
+        list.slots.set(b, Int32(list.items.count))
+        list.items.append(b)
+        list.weights.append(w)
+        if list.items.count > self.configuration.maxNeighbours * 2 {
+            // Keep the strongest half: amortised O(1) per insertion.
+            let kept = list.items.indices.sorted { list.weights[$0] > list.weights[$1] }
+                .prefix(self.configuration.maxNeighbours)
+            list = Neighbours(items: kept.map { list.items[$0] }, weights: kept.map { list.weights[$0] })
+        }
+        self.neighbours[Int(a)] = list
     }
 
     /// Cosine similarity of two items.
     public func similarity(_ a: Int32, _ b: Int32) -> Float {
         guard Int(a) < self.weights.count, Int(b) < self.weights.count,
-            let c = self.neighbours[Int(a)][b]
+            let c = self.neighbours[Int(a)].weight(of: b)
         else { return 0 }
-        let norm = (self.weights[Int(a)] * self.weights[Int(b)]).squareRoot()
-        return norm > 0 ? c / norm : 0
+        return c * self.inverseNorms[Int(a)] * self.inverseNorms[Int(b)]
     }
 
-    /// Adds `weight · similarity(item, j)` to `scores[j]` for each neighbour `j` of `item`, and remembers which
-    /// source item contributed most to each candidate.
-    public func accumulate(
-        from item: Int32,
-        weight: Float,
-        into scores: inout [Int32: (score: Float, best: Int32, bestContribution: Float)]
-    ) {
+    /// Dense per-request accumulation of scores: an array indexed by item plus the list of touched items, so
+    /// scoring a user's recent window costs one multiply-add per neighbour and no hashing.
+    public struct Accumulator {
+        public fileprivate(set) var scores: [Float]
+        /// Items with a score, in first-touch order.
+        public fileprivate(set) var touched: [Int32] = []
+
+        public init(itemCount: Int) {
+            self.scores = [Float](repeating: 0, count: itemCount)
+        }
+    }
+
+    /// Adds `weight · similarity(item, j)` for each neighbour `j` of `item` to `accumulator`.
+    public func accumulate(from item: Int32, weight: Float, into accumulator: inout Accumulator) {
         guard Int(item) < self.weights.count else { return }
-        let ni = self.weights[Int(item)]
-        guard ni > 0 else { return }
-        for (j, c) in self.neighbours[Int(item)] {
-            let nj = self.weights[Int(j)]
-            guard nj > 0 else { continue }
-            let contribution = weight * c / (ni * nj).squareRoot()
-            if var entry = scores[j] {
-                entry.score += contribution
-                if contribution > entry.bestContribution {
-                    entry.best = item
-                    entry.bestContribution = contribution
+        let scale = weight * self.inverseNorms[Int(item)]
+        guard scale > 0 else { return }
+        let list = self.neighbours[Int(item)]
+        self.inverseNorms.withUnsafeBufferPointer { norms in
+            list.items.withUnsafeBufferPointer { items in
+                list.weights.withUnsafeBufferPointer { weights in
+                    accumulator.scores.withUnsafeMutableBufferPointer { scores in
+                        for k in 0..<items.count {
+                            let j = Int(items[k])
+                            if scores[j] == 0 { accumulator.touched.append(items[k]) }
+                            scores[j] += scale * weights[k] * norms[j]
+                        }
+                    }
                 }
-                scores[j] = entry
-            } else {
-                scores[j] = (contribution, item, contribution)
             }
         }
     }
 
     /// Restores stored state.
-    public mutating func restore(landmark: Int64?, weights: [Float], neighbours: [[Int32: Float]]) {
+    public mutating func restore(landmark: Int64?, weights: [Float], neighbours: [Neighbours]) {
         self.landmark = landmark
         self.weights = weights
+        self.inverseNorms = weights.map { $0 > 0 ? 1 / $0.squareRoot() : 0 }
         self.neighbours = neighbours
     }
 }

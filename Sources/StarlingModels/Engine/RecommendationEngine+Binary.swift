@@ -21,6 +21,7 @@ extension RecommendationEngine {
             w.write(state.ratingCount)
             w.write(UInt32(bitPattern: Int32(state.segment)))
             w.write(state.events)
+            w.write(state.lastEvent)
         }
         w.writeVarint(UInt64(self.factors.configuration.dimensions))
         w.write(floats: self.factors.userFactors)
@@ -29,8 +30,8 @@ extension RecommendationEngine {
         w.write(floats: self.cooccurrence.weights)
         w.writeVarint(UInt64(self.cooccurrence.neighbours.count))
         for neighbours in self.cooccurrence.neighbours {
-            w.write(int32s: Array(neighbours.keys))
-            w.write(floats: Array(neighbours.values))
+            w.write(int32s: neighbours.items)
+            w.write(floats: neighbours.weights)
         }
         Self.encode(self.trending, into: &w)
         Self.encode(self.popularity, into: &w)
@@ -68,11 +69,7 @@ extension RecommendationEngine {
     private static func encode(_ counter: TrendingCounter, into w: inout BinaryWriter) {
         self.encode(counter.landmark, into: &w)
         w.write(counter.latest.milliseconds)
-        w.writeVarint(UInt64(counter.sums.count))
-        for (key, sum) in counter.sums {
-            w.write(key.name)
-            w.write(sum)
-        }
+        w.write(doubles: counter.sums)
     }
 
     private static func decodeLandmark(_ r: inout BinaryReader) throws(BinaryFormatError) -> Int64? {
@@ -82,14 +79,7 @@ extension RecommendationEngine {
     private static func decode(_ counter: inout TrendingCounter, _ r: inout BinaryReader) throws(BinaryFormatError) {
         let landmark = try self.decodeLandmark(&r)
         let latest = EventTime(milliseconds: try r.readInt64())
-        let count = try r.readVarint()
-        guard count <= UInt64(r.remaining) else { throw .truncated }
-        var sums: [ItemKey: Double] = [:]
-        sums.reserveCapacity(Int(count))
-        for _ in 0..<count {
-            let key = ItemKey(try r.readString())
-            sums[key] = try r.readDouble()
-        }
+        let sums = try r.readDoubles()
         counter = TrendingCounter(configuration: counter.configuration, landmark: landmark, sums: sums, latest: latest)
     }
 
@@ -119,6 +109,7 @@ extension RecommendationEngine {
             state.ratingCount = try r.readFloat()
             state.segment = Int16(truncatingIfNeeded: Int32(bitPattern: try r.readUInt32()))
             state.events = try r.readUInt32()
+            state.lastEvent = try r.readInt64()
             self.userIDs[name] = Int32(id)
             self.users.append(state)
         }
@@ -133,13 +124,13 @@ extension RecommendationEngine {
         let coWeights = try r.readFloats()
         let neighbourCount = try r.readVarint()
         guard neighbourCount <= UInt64(r.remaining) else { throw .truncated }
-        var neighbours: [[Int32: Float]] = []
+        var neighbours: [CooccurrenceModel.Neighbours] = []
         neighbours.reserveCapacity(Int(neighbourCount))
         for _ in 0..<neighbourCount {
             let keys = try r.readInt32s()
             let values = try r.readFloats()
             guard keys.count == values.count else { throw .malformed }
-            neighbours.append(Dictionary(uniqueKeysWithValues: zip(keys, values)))
+            neighbours.append(CooccurrenceModel.Neighbours(items: keys, weights: values))
         }
         self.cooccurrence.restore(landmark: coLandmark, weights: coWeights, neighbours: neighbours)
         try Self.decode(&self.trending, &r)

@@ -106,8 +106,7 @@ public struct FactorModel: Sendable {
                 let vi = itemVectors.baseAddress! + Int(item) * d
                 for j in samples {
                     let vj = itemVectors.baseAddress! + Int(j) * d
-                    var x: Float = 0
-                    for k in 0..<d { x += u[k] * (vi[k] - vj[k]) }
+                    let x = VectorMath.dot(u, vi, d) - VectorMath.dot(u, vj, d)
                     let g = lr / (1 + expf(x))  // σ(−x) · step
                     for k in 0..<d {
                         let uk = u[k]
@@ -138,8 +137,7 @@ public struct FactorModel: Sendable {
             itemFactors.withUnsafeMutableBufferPointer { itemVectors in
                 let u = users.baseAddress! + Int(user) * d
                 let v = itemVectors.baseAddress! + Int(item) * d
-                var x: Float = 0
-                for k in 0..<d { x += u[k] * v[k] }
+                let x = VectorMath.dot(u, v, d)
                 let g = lr / (1 + expf(-x))  // σ(x) · step: push the score towards "no"
                 for k in 0..<d {
                     let uk = u[k]
@@ -161,10 +159,7 @@ public struct FactorModel: Sendable {
                 let u = users.baseAddress! + Int(user) * d
                 scores.withUnsafeMutableBufferPointer { out in
                     for i in 0..<items {
-                        let v = itemVectors.baseAddress! + i * d
-                        var x: Float = 0
-                        for k in 0..<d { x += u[k] * v[k] }
-                        out[i] = x
+                        out[i] = VectorMath.dot(u, itemVectors.baseAddress! + i * d, d)
                     }
                 }
             }

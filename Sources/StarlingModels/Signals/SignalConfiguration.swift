@@ -12,7 +12,10 @@ import Darwin
 /// - `dwell` seconds and `scroll` depth become a confidence through a saturating function
 ///   `weight · (1 − e^(−value / scale))`, so a long read counts more than a glance but never without bound.
 /// - `like` is strongly positive and `dislike` negative; a disliked item is never recommended to that user again.
-/// - `rating` is centred on the user's running mean rating: above the mean is positive, below is negative.
+/// - `rating` is centred on the user's running mean rating: `ratingBase + ratingScale · (rating − mean)`. The base
+///   is the implicit part (the user chose to rate, so engaged with the item); the centred part is the explicit
+///   preference, so a generous rater's 4 counts less than a harsh rater's 4, and far-below-mean ratings turn
+///   negative.
 ///
 /// Defaults are listed in ``defaultWeights``; deployments change them without code changes (`starling serve
 /// --signal TYPE=WEIGHT`), and declared event types default to ``Configuration/customWeight``.
@@ -25,6 +28,8 @@ public struct SignalConfiguration: Sendable {
     public var scrollScale: Double
     /// Multiplier of `rating − user mean`. Defaults to 1.
     public var ratingScale: Double
+    /// Signal of a rating exactly at the user's mean. Defaults to 2.
+    public var ratingBase: Double
     /// The prior mean rating of a user with no ratings, and how many ratings it counts as. Defaults to 3.5 and 2.
     public var ratingPriorMean: Double
     public var ratingPriorCount: Double
@@ -41,6 +46,7 @@ public struct SignalConfiguration: Sendable {
         dwellScale: Double = 30,
         scrollScale: Double = 0.5,
         ratingScale: Double = 1,
+        ratingBase: Double = 2,
         ratingPriorMean: Double = 3.5,
         ratingPriorCount: Double = 2,
         customWeight: Double = 1
@@ -49,6 +55,7 @@ public struct SignalConfiguration: Sendable {
         self.dwellScale = dwellScale
         self.scrollScale = scrollScale
         self.ratingScale = ratingScale
+        self.ratingBase = ratingBase
         self.ratingPriorMean = ratingPriorMean
         self.ratingPriorCount = ratingPriorCount
         self.customWeight = customWeight
@@ -74,7 +81,7 @@ public struct SignalConfiguration: Sendable {
         case .scroll:
             return weight * (1 - exp(-(event.value ?? 0) / self.scrollScale))
         case .rating:
-            return weight * self.ratingScale * ((event.value ?? userMeanRating) - userMeanRating)
+            return weight * (self.ratingBase + self.ratingScale * ((event.value ?? userMeanRating) - userMeanRating))
         default:
             return weight
         }

@@ -1,25 +1,31 @@
 public import StarlingCore
 
-/// Exponentially time-decayed item popularity, by event time, with an exactly maintained top list.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Exponentially time-decayed popularity of dense item ids, by event time, with an exactly maintained top list.
 ///
 /// Scores use *forward decay*: an event of weight `w` at time `t` adds `w · 2^((t − L) / halfLife)` to its item,
-/// for a fixed landmark `L`. Every item's true decayed score at time `now` is its stored sum times the same
-/// factor `2^((L − now) / halfLife)`, so the ranking never changes as time passes: only the item an event touches
-/// moves. With non-negative weights a stored sum only grows, so the top list is maintained exactly, one event at a
-/// time, in O(log K + K) worst case. Late events simply add a smaller amount. When exponents grow large the
-/// landmark is moved forward and every sum rescaled (``rebase(to:)``).
+/// for a fixed landmark `L`. Every item's true decayed score at time `now` is its stored sum times the same factor
+/// `2^((L − now) / halfLife)`, so the ranking never changes as time passes: only the item an event touches moves.
+/// With non-negative weights a stored sum only grows, so the top list is maintained exactly, one event at a time.
+/// Late events simply add a smaller amount. When exponents grow large the landmark moves forward and every sum is
+/// rescaled (``rebase(to:)``).
 ///
-/// A plain value: no locks, clocks or I/O. The stream processor owns the one mutable copy and publishes
-/// ``Snapshot``s.
+/// Sums and top-list positions are arrays indexed by id, so recording an event hashes nothing.
+/// A plain value: no locks, clocks or I/O.
 public struct TrendingCounter: Sendable {
     /// Configuration for ``TrendingCounter``.
     public struct Configuration: Sendable {
-        /// Time for a score to halve while its item receives no events. Defaults to 6 hours.
+        /// Time for a score to halve while its item receives no events. Defaults to 4 days.
         public var halfLife: Duration
         /// The number of items kept ranked. Defaults to 1,000.
         public var topSize: Int
 
-        public init(halfLife: Duration = .seconds(6 * 3_600), topSize: Int = 1_000) {
+        public init(halfLife: Duration = .seconds(4 * 24 * 3_600), topSize: Int = 1_000) {
             precondition(halfLife > .zero, "halfLife must be positive")
             precondition(topSize > 0, "topSize must be positive")
             self.halfLife = halfLife
@@ -32,31 +38,16 @@ public struct TrendingCounter: Sendable {
         }
     }
 
-    /// The ranked items at one event time.
-    public struct Snapshot: Sendable {
-        /// Items and their scores decayed to ``asOf``, highest first.
-        public var ranked: [ScoredItem]
-        /// The event time the scores are decayed to.
-        public var asOf: EventTime
-
-        public init(ranked: [ScoredItem], asOf: EventTime) {
-            self.ranked = ranked
-            self.asOf = asOf
-        }
-
-        /// A snapshot with no items.
-        public static let empty = Snapshot(ranked: [], asOf: EventTime(milliseconds: 0))
-    }
-
     public let configuration: Configuration
     private let halfLifeMilliseconds: Double
     /// The landmark `L`, in milliseconds.
     public private(set) var landmark: Int64?
-    /// Forward-decayed sums by item.
-    public private(set) var sums: [ItemKey: Double] = [:]
+    /// Forward-decayed sums, indexed by item id.
+    public private(set) var sums: [Double] = []
+    /// Per item, its index in `top`, or -1.
+    private var positions: [Int32] = []
     /// The highest sums, descending.
-    private var top: [ItemKey] = []
-    private var inTop: Set<ItemKey> = []
+    private var top: [Int32] = []
     /// The latest event time seen: "now" in event time.
     public private(set) var latest: EventTime = EventTime(milliseconds: 0)
 
@@ -69,7 +60,7 @@ public struct TrendingCounter: Sendable {
     }
 
     /// Adds `weight` (≥ 0) to `item` at event time `time`. Late events count, decayed by their age.
-    public mutating func record(_ item: ItemKey, weight: Double, at time: EventTime) {
+    public mutating func record(_ item: Int32, weight: Double, at time: EventTime) {
         guard weight > 0 else { return }
         if time > self.latest { self.latest = time }
         let landmark = self.landmark ?? time.milliseconds
@@ -79,92 +70,103 @@ public struct TrendingCounter: Sendable {
             self.rebase(to: time)
             exponent = 0
         }
-        let sum = self.sums[item, default: 0] + weight * .exp2(exponent)
-        self.sums[item] = sum
-        self.promote(item, sum: sum)
+        let k = Int(item)
+        while self.sums.count <= k {
+            self.sums.append(0)
+            self.positions.append(-1)
+        }
+        self.sums[k] += weight * exp2(exponent)
+        self.promote(item)
     }
 
-    private mutating func promote(_ item: ItemKey, sum: Double) {
-        if self.inTop.contains(item) {
-            // Its sum only grew: move it up.
-            guard var k = self.top.firstIndex(of: item) else { return }
-            while k > 0, self.sums[self.top[k - 1]]! < sum {
-                self.top.swapAt(k, k - 1)
-                k -= 1
+    private mutating func promote(_ item: Int32) {
+        let sum = self.sums[Int(item)]
+        var index = Int(self.positions[Int(item)])
+        if index < 0 {
+            if self.top.count >= self.configuration.topSize {
+                guard let last = self.top.last, self.sums[Int(last)] < sum else { return }
+                self.positions[Int(last)] = -1
+                self.top[self.top.count - 1] = item
+            } else {
+                self.top.append(item)
             }
-            return
+            index = self.top.count - 1
+            self.positions[Int(item)] = Int32(index)
         }
-        if self.top.count >= self.configuration.topSize {
-            guard let last = self.top.last, self.sums[last]! < sum else { return }
-            self.inTop.remove(self.top.removeLast())
+        // Its sum only grew: move it up.
+        while index > 0, self.sums[Int(self.top[index - 1])] < sum {
+            let above = self.top[index - 1]
+            self.top[index] = above
+            self.positions[Int(above)] = Int32(index)
+            index -= 1
         }
-        // Binary search for the insertion point in the descending list.
-        var low = 0
-        var high = self.top.count
-        while low < high {
-            let mid = (low + high) / 2
-            if self.sums[self.top[mid]]! >= sum { low = mid + 1 } else { high = mid }
-        }
-        self.top.insert(item, at: low)
-        self.inTop.insert(item)
-    }
-
-    /// Calls `body` with each ranked item and its score decayed to `time`, best first, until it returns `false`.
-    public func forEachRanked(at time: EventTime, _ body: (ItemKey, Double) -> Bool) {
-        guard let landmark else { return }
-        let factor = Double.exp2(Double(landmark - time.milliseconds) / self.halfLifeMilliseconds)
-        for key in self.top {
-            if !body(key, self.sums[key]! * factor) { return }
-        }
+        self.top[index] = item
+        self.positions[Int(item)] = Int32(index)
     }
 
     /// Moves the landmark to `time`, rescaling every sum; rankings are unchanged.
     public mutating func rebase(to time: EventTime) {
         guard let landmark = self.landmark else { return }
-        let factor = Double.exp2(Double(landmark - time.milliseconds) / self.halfLifeMilliseconds)
-        for key in self.sums.keys { self.sums[key]! *= factor }
+        let factor = exp2(Double(landmark - time.milliseconds) / self.halfLifeMilliseconds)
+        for k in self.sums.indices { self.sums[k] *= factor }
         self.landmark = time.milliseconds
     }
 
     /// The decayed score of `item` at `time`.
-    public func score(of item: ItemKey, at time: EventTime) -> Double {
-        guard let sum = self.sums[item], let landmark else { return 0 }
-        return sum * .exp2(Double(landmark - time.milliseconds) / self.halfLifeMilliseconds)
+    public func score(of item: Int32, at time: EventTime) -> Double {
+        guard Int(item) < self.sums.count, let landmark else { return 0 }
+        return self.sums[Int(item)] * exp2(Double(landmark - time.milliseconds) / self.halfLifeMilliseconds)
     }
 
-    /// The top items with scores decayed to `time` (the latest event time when `nil`).
-    public func snapshot(at time: EventTime? = nil) -> Snapshot {
+    /// Calls `body` with each ranked item and its score decayed to `time`, best first, until it returns `false`.
+    public func forEachRanked(at time: EventTime, _ body: (Int32, Double) -> Bool) {
+        guard let landmark else { return }
+        let factor = exp2(Double(landmark - time.milliseconds) / self.halfLifeMilliseconds)
+        for item in self.top {
+            if !body(item, self.sums[Int(item)] * factor) { return }
+        }
+    }
+
+    /// The ranked items, with names from `names` (indexed by id) and scores decayed to `time` (the latest event
+    /// time when `nil`).
+    public func snapshot(names: [ItemKey], at time: EventTime? = nil) -> TrendingSnapshot {
         let time = time ?? self.latest
-        guard let landmark else { return Snapshot(ranked: [], asOf: time) }
-        let factor = Double.exp2(Double(landmark - time.milliseconds) / self.halfLifeMilliseconds)
-        return Snapshot(ranked: self.top.map { ScoredItem(key: $0, score: self.sums[$0]! * factor) }, asOf: time)
+        var ranked: [ScoredItem] = []
+        ranked.reserveCapacity(self.top.count)
+        self.forEachRanked(at: time) { item, score in
+            ranked.append(ScoredItem(key: names[Int(item)], score: score))
+            return true
+        }
+        return TrendingSnapshot(ranked: ranked, asOf: time)
     }
 
     /// Restores a counter from its stored sums (see ``sums`` and ``landmark``).
-    public init(configuration: Configuration, landmark: Int64?, sums: [ItemKey: Double], latest: EventTime) {
+    public init(configuration: Configuration, landmark: Int64?, sums: [Double], latest: EventTime) {
         self.init(configuration: configuration)
         self.landmark = landmark
         self.sums = sums
         self.latest = latest
-        let ranked = sums.sorted { $0.value > $1.value }.prefix(configuration.topSize).map(\.key)
-        self.top = Array(ranked)
-        self.inTop = Set(ranked)
+        self.positions = [Int32](repeating: -1, count: sums.count)
+        let ranked = sums.indices.filter { sums[$0] > 0 }
+            .sorted { sums[$0] != sums[$1] ? sums[$0] > sums[$1] : $0 < $1 }
+            .prefix(configuration.topSize)
+        self.top = ranked.map { Int32($0) }
+        for (index, item) in self.top.enumerated() { self.positions[Int(item)] = Int32(index) }
     }
 }
 
-extension Double {
-    @inline(__always)
-    static func exp2(_ x: Double) -> Double {
-        #if canImport(Glibc)
-        Glibc.exp2(x)
-        #else
-        Darwin.exp2(x)
-        #endif
-    }
-}
+/// Ranked items at one event time, as published for serving.
+public struct TrendingSnapshot: Sendable {
+    /// Items and their decayed scores, highest first.
+    public var ranked: [ScoredItem]
+    /// The event time the scores are decayed to.
+    public var asOf: EventTime
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+    public init(ranked: [ScoredItem], asOf: EventTime) {
+        self.ranked = ranked
+        self.asOf = asOf
+    }
+
+    /// A snapshot with no items.
+    public static let empty = TrendingSnapshot(ranked: [], asOf: EventTime(milliseconds: 0))
+}
