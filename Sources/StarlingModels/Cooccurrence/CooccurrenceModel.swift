@@ -18,10 +18,10 @@ public struct CooccurrenceModel: Sendable {
     public struct Configuration: Sendable {
         /// How long until a co-occurrence counts half. Defaults to 365 days.
         public var halfLife: Duration
-        /// The most neighbours kept per item; the weakest are dropped beyond. Defaults to 300.
+        /// The most neighbours kept per item; the weakest are dropped beyond. Defaults to 150.
         public var maxNeighbours: Int
 
-        public init(halfLife: Duration = .seconds(365 * 24 * 3_600), maxNeighbours: Int = 300) {
+        public init(halfLife: Duration = .seconds(365 * 24 * 3_600), maxNeighbours: Int = 150) {
             self.halfLife = halfLife
             self.maxNeighbours = maxNeighbours
         }
@@ -102,10 +102,12 @@ public struct CooccurrenceModel: Sendable {
     }
 
     private mutating func add(_ a: Int32, _ b: Int32, _ w: Float) {
-        if let slot = self.neighbours[Int(a)].slots[b] {
-            self.neighbours[Int(a)].weights[Int(slot)] += w
-            return
+        let updated = self.neighbours.withUnsafeMutableBufferPointer { lists -> Bool in
+            guard let slot = lists[Int(a)].slots[b] else { return false }
+            lists[Int(a)].weights[Int(slot)] += w
+            return true
         }
+        if updated { return }
         var list = self.neighbours[Int(a)]
         self.neighbours[Int(a)] = Neighbours()  // keep `list` uniquely referenced while it changes
         list.slots.set(b, Int32(list.items.count))

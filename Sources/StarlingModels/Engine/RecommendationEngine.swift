@@ -32,7 +32,7 @@ public struct RecommendationEngine: Recommender, Sendable {
         /// Weight per source in the blend. Defaults (tuned on MovieLens-100K's training part): co-occurrence 1,
         /// trending 0.3, embedding 0.2, segment 0.
         public var blendWeights: [RecommendationSource: Double]
-        /// How many candidates each source contributes to the blend. Defaults to 100.
+        /// How many candidates each source contributes to the blend. Defaults to 50.
         public var blendDepth: Int
         /// Weight of the k-th most recent item relative to the next more recent one, in co-occurrence scoring.
         /// Defaults to 0.9.
@@ -56,7 +56,7 @@ public struct RecommendationEngine: Recommender, Sendable {
             blendWeights: [RecommendationSource: Double] = [
                 .cooccurrence: 1.0, .trending: 0.3, .embedding: 0.2, .segment: 0.0,
             ],
-            blendDepth: Int = 100
+            blendDepth: Int = 50
         ) {
             self.signals = signals
             self.factors = factors
@@ -160,7 +160,10 @@ public struct RecommendationEngine: Recommender, Sendable {
         let item = self.internItem(ItemKey(itemName))
         let user = self.internUser(event.user)
         let time = event.timestamp.milliseconds
+        // Move the state out so that its arrays stay uniquely referenced while they change (no copy per event).
         var state = self.users[Int(user)]
+        self.users[Int(user)] = UserState()
+        defer { self.users[Int(user)] = state }
         state.events &+= 1
         state.lastEvent = max(state.lastEvent, time)
 
@@ -195,7 +198,7 @@ public struct RecommendationEngine: Recommender, Sendable {
             state.recent.append(item)
             if state.recent.count > self.configuration.recentWindow { state.recent.removeFirst() }
             if let session = event.session {
-                var items = self.sessions[session, default: []]
+                var items = self.sessions.removeValue(forKey: session) ?? []
                 if let index = items.firstIndex(of: item) { items.remove(at: index) }
                 items.append(item)
                 if items.count > self.configuration.recentWindow { items.removeFirst() }
@@ -206,7 +209,6 @@ public struct RecommendationEngine: Recommender, Sendable {
             if event.type == .dislike { Self.insertSorted(item, into: &state.disliked) }
             if let index = state.recent.firstIndex(of: item) { state.recent.remove(at: index) }
         }
-        self.users[Int(user)] = state
     }
 
     private static func category(of event: Event) -> String? {
@@ -282,37 +284,59 @@ public struct RecommendationEngine: Recommender, Sendable {
         -> [Candidate]
     {
         let userID = self.userIDs[user]
-        let state = userID.map { self.users[Int($0)] }
-        let blocked: (Int32) -> Bool = { item in
-            excluding.contains(item) || (state.map { Self.containsSorted(item, in: $0.seen) } ?? false)
+        if source == .blend {
+            return self.blend(user: userID, count: count, excluding: excluding)
         }
+        let blocked = self.blockedMask(user: userID, excluding: excluding)
+        return self.candidates(user: userID, count: count, source: source, blocked: blocked)
+    }
+
+    /// Per item: whether it must not be recommended (seen by the user, disliked, or excluded by the request).
+    /// Built once per request so that scanning sources test one array element per item.
+    private func blockedMask(user: Int32?, excluding: Set<Int32>) -> [Bool] {
+        var mask = [Bool](repeating: false, count: self.itemKeys.count)
+        if let user {
+            for item in self.users[Int(user)].seen { mask[Int(item)] = true }
+        }
+        for item in excluding where Int(item) < mask.count && item >= 0 { mask[Int(item)] = true }
+        return mask
+    }
+
+    private func candidates(user userID: Int32?, count: Int, source: RecommendationSource, blocked: [Bool])
+        -> [Candidate]
+    {
+        let state = userID.map { self.users[Int($0)] }
+        let isBlocked: (Int32) -> Bool = { blocked[Int($0)] }
         switch source {
         case .embedding:
             guard let userID, let state, state.events > 0 else { return [] }
             var scores: [Float] = []
             self.factors.scoreAllItems(for: userID, into: &scores)
             var top = TopK(count)
-            for (i, score) in scores.enumerated() where score > top.threshold && !blocked(Int32(i)) {
+            for (i, score) in scores.enumerated() where score > top.threshold && !blocked[i] {
                 top.offer(Int32(i), score)
             }
             return top.sorted().map { Candidate(item: $0.id, score: $0.score, reason: .taste) }
         case .cooccurrence:
             let recent = state?.recent ?? []
-            return self.explained(self.cooccurrenceCandidates(recent: recent, count: count, blocked: blocked), recent: recent)
+            return self.explained(
+                self.cooccurrenceCandidates(recent: recent, count: count, blocked: isBlocked),
+                recent: recent
+            )
         case .trending:
-            return self.top(self.trending, count: count, blocked: blocked, reason: .trending)
+            return self.top(self.trending, count: count, blocked: isBlocked, reason: .trending)
         case .popularity:
-            return self.top(self.popularity, count: count, blocked: blocked, reason: .popular)
+            return self.top(self.popularity, count: count, blocked: isBlocked, reason: .popular)
         case .segment:
             guard let state, state.segment >= 0 else { return [] }
             return self.top(
                 self.segmentPopularity[Int(state.segment)],
                 count: count,
-                blocked: blocked,
+                blocked: isBlocked,
                 reason: .similarUsers
             )
         default:
-            return self.blend(user: user, count: count, excluding: excluding)
+            return []
         }
     }
 
@@ -375,47 +399,79 @@ public struct RecommendationEngine: Recommender, Sendable {
     /// The weighted blend of every source's candidates. Each source's scores are divided by its best score, so
     /// every source contributes on a 0–1 scale times its weight; each item keeps the reason of the source that
     /// contributed most to it. A user the engine knows nothing about gets trending items.
-    private func blend(user: String, count: Int, excluding: Set<Int32>) -> [Candidate] {
-        guard let id = self.userIDs[user], self.users[Int(id)].events > 0 else {
-            return self.candidates(user: user, count: count, source: .trending, excluding: excluding)
+    /// Candidates gathered from several sources: per item, the summed contribution and the reason of the largest.
+    private struct Fusion {
+        var slots = Int32Map(minimumCapacity: 128)
+        var items: [Int32] = []
+        var scores: [Float] = []
+        var best: [Float] = []
+        var reasons: [Reason] = []
+
+        mutating func add(_ item: Int32, _ contribution: Float, _ reason: Reason) {
+            if let slot = self.slots[item] {
+                let k = Int(slot)
+                self.scores[k] += contribution
+                if contribution > self.best[k] {
+                    self.best[k] = contribution
+                    self.reasons[k] = reason
+                }
+            } else {
+                self.slots.set(item, Int32(self.items.count))
+                self.items.append(item)
+                self.scores.append(contribution)
+                self.best.append(contribution)
+                self.reasons.append(reason)
+            }
         }
-        var fused: [Int32: (score: Float, reason: Reason, best: Float)] = [:]
+    }
+
+    private func blend(user: Int32?, count: Int, excluding: Set<Int32>) -> [Candidate] {
+        let blocked = self.blockedMask(user: user, excluding: excluding)
+        guard let id = user, self.users[Int(id)].events > 0 else {
+            return self.candidates(user: user, count: count, source: .trending, blocked: blocked)
+        }
+        var fusion = Fusion()
         let depth = max(count, self.configuration.blendDepth)
         let idle = Double(max(0, self.latest.milliseconds - self.users[Int(id)].lastEvent))
         let (seconds, attoseconds) = self.configuration.activityHalfLife.components
         let activity = exp2(-idle / (Double(seconds) * 1_000 + Double(attoseconds) / 1e15))
         for (source, baseWeight) in self.configuration.blendWeights.sorted(by: { $0.key.name < $1.key.name })
-        where baseWeight > 0 {
-            let personal = source == .cooccurrence || source == .embedding || source == .segment
+        where baseWeight > 0 && source != .embedding {
+            let personal = source == .cooccurrence || source == .segment
             let weight = personal ? baseWeight * activity : baseWeight
             let list =
                 source == .cooccurrence
-                ? self.cooccurrenceCandidates(
-                    recent: self.users[Int(id)].recent,
-                    count: depth,
-                    blocked: { excluding.contains($0) || Self.containsSorted($0, in: self.users[Int(id)].seen) }
-                )
-                : self.candidates(user: user, count: depth, source: source, excluding: excluding)
+                ? self.cooccurrenceCandidates(recent: self.users[Int(id)].recent, count: depth, blocked: { blocked[Int($0)] })
+                : self.candidates(user: id, count: depth, source: source, blocked: blocked)
             guard let best = list.first?.score, best > 0 else { continue }
             let scale = Float(weight) / best
             for candidate in list where candidate.score > 0 {
-                let contribution = candidate.score * scale
-                if var entry = fused[candidate.item] {
-                    entry.score += contribution
-                    if contribution > entry.best {
-                        entry.best = contribution
-                        entry.reason = candidate.reason
-                    }
-                    fused[candidate.item] = entry
-                } else {
-                    fused[candidate.item] = (contribution, candidate.reason, contribution)
+                fusion.add(candidate.item, candidate.score * scale, candidate.reason)
+            }
+        }
+        // The embedding re-scores the candidates the other sources found, rather than retrieving from the whole
+        // catalogue: the same personal signal at a fraction of the cost.
+        if let embeddingWeight = self.configuration.blendWeights[.embedding], embeddingWeight > 0, !fusion.items.isEmpty {
+            let weight = Float(embeddingWeight * activity)
+            let d = self.factors.configuration.dimensions
+            let scores = self.factors.userFactors.withUnsafeBufferPointer { users in
+                self.factors.itemFactors.withUnsafeBufferPointer { items in
+                    let u = users.baseAddress! + Int(id) * d
+                    return fusion.items.map { VectorMath.dot(u, items.baseAddress! + Int($0) * d, d) }
+                }
+            }
+            if let best = scores.max(), best > 0 {
+                for (item, score) in zip(fusion.items, scores) where score > 0 {
+                    fusion.add(item, weight * score / best, .taste)
                 }
             }
         }
         var top = TopK(count)
-        for (item, entry) in fused { top.offer(item, entry.score) }
+        for (k, item) in fusion.items.enumerated() { top.offer(item, fusion.scores[k]) }
         return self.explained(
-            top.sorted().map { Candidate(item: $0.id, score: $0.score, reason: fused[$0.id]!.reason) },
+            top.sorted().map {
+                Candidate(item: $0.id, score: $0.score, reason: fusion.reasons[Int(fusion.slots[$0.id]!)])
+            },
             recent: self.users[Int(id)].recent
         )
     }

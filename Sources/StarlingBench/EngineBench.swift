@@ -1,0 +1,78 @@
+import ArgumentParser
+import Foundation
+import StarlingCore
+import StarlingModels
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Learn-only throughput of the recommendation engine, and memory per user at scale.
+struct EngineBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "engine",
+        abstract: "Engine learn-only throughput (one core) and memory per user, on synthetic traffic."
+    )
+
+    @Option(help: "Distinct users.")
+    var users = 1_000_000
+    @Option(help: "Distinct items.")
+    var items = 20_000
+    @Option(help: "Events to learn.")
+    var events = 3_000_000
+    @Option(
+        name: .customLong("model"),
+        help: ArgumentHelp("Change a model setting (repeatable).", valueName: "key=value")
+    )
+    var modelSettings: [String] = []
+
+    func run() throws {
+        var configuration = RecommendationEngine.Configuration()
+        for setting in self.modelSettings { try configuration.apply(setting) }
+        var traffic = SyntheticTraffic(users: self.users, items: self.items)
+        let generated: [Event] = (0..<self.events).map { k in
+            traffic.event(at: EventTime(milliseconds: 1_700_000_000_000 + Int64(k) * 10))
+        }
+        let before = Self.residentBytes()
+        var engine = RecommendationEngine(configuration: configuration)
+        let start = ContinuousClock.now
+        for event in generated { engine.learn(event) }
+        let elapsed = ContinuousClock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let after = Self.residentBytes()
+        let knownUsers = engine.userIDs.count
+        // Per-user memory, estimated from the resident set growth minus what is per item (embeddings,
+        // co-occurrence, trending), then measured directly for the per-user structures.
+        let dimensions = configuration.factors.dimensions
+        var userBytes = 0
+        for state in engine.users {
+            userBytes += MemoryLayout<RecommendationEngine.UserState>.stride
+            userBytes += Self.arrayBytes(state.seen) + Self.arrayBytes(state.recent) + Self.arrayBytes(state.disliked)
+        }
+        userBytes += knownUsers * dimensions * MemoryLayout<Float>.stride
+        let idBytes = engine.userIDs.keys.reduce(0) { $0 + max(0, $1.utf8.count - 15) } + knownUsers * (16 + 4 + 8)
+        print(
+            "engine learn-only events=\(self.events) users=\(knownUsers) items=\(engine.itemKeys.count) dims=\(dimensions)"
+                + " seconds=\(String(format: "%.2f", seconds)) events_per_second=\(Int(Double(self.events) / seconds))"
+                + " ns_per_event=\(Int(seconds * 1e9 / Double(self.events)))"
+        )
+        print(
+            "engine memory rss_growth_MiB=\(String(format: "%.0f", Double(after - before) / 1_048_576))"
+                + " rss_growth_bytes_per_user=\(Int(Double(after - before) / Double(max(1, knownUsers))))"
+                + " user_state_bytes_per_user=\(userBytes / max(1, knownUsers))"
+                + " user_id_index_bytes_per_user=\(idBytes / max(1, knownUsers))"
+        )
+        withExtendedLifetime(engine) {}
+    }
+
+    static func arrayBytes(_ array: [Int32]) -> Int {
+        array.capacity == 0 ? 0 : 32 + array.capacity * 4
+    }
+
+    static func residentBytes() -> Int {
+        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+        let fields = text.split(separator: " ")
+        guard fields.count > 1, let pages = Int(fields[1]) else { return 0 }
+        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+    }
+}
