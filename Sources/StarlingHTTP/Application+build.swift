@@ -12,14 +12,18 @@ public struct APIComponents<Log: EventLog, Profiles: ProfileStore>: Sendable {
     public var metricsText: @Sendable () -> String
     /// The largest request body accepted, in bytes. Defaults to 16 MiB.
     public var maxBodyBytes: Int
+    /// Model status and retraining, when the process runs a retrainer.
+    public var models: ModelsController?
 
     public init(
         ingest: IngestService<Log>,
         recommendations: RecommendationService<Profiles>,
         readiness: @escaping OperationsController.Readiness,
         metricsText: @escaping @Sendable () -> String,
-        maxBodyBytes: Int = 16 * 1_024 * 1_024
+        maxBodyBytes: Int = 16 * 1_024 * 1_024,
+        models: ModelsController? = nil
     ) {
+        self.models = models
         self.ingest = ingest
         self.recommendations = recommendations
         self.readiness = readiness
@@ -41,5 +45,6 @@ public func buildRouter<Log: EventLog, Profiles: ProfileStore>(
     ).addRoutes(to: router)
     RecommendationController(service: components.recommendations).addRoutes(to: router)
     OperationsController(readiness: components.readiness, metricsText: components.metricsText).addRoutes(to: router)
+    components.models?.addRoutes(to: router)
     return router
 }

@@ -18,10 +18,13 @@ public struct Recommendations: Hashable, Sendable {
     public var items: [Recommendation]
     /// The profile version the list reflects (0 for an unknown user).
     public var profileVersion: UInt64
+    /// The version of the retrained embeddings in use (0 until the first full retrain).
+    public var modelVersion: UInt64
 
-    public init(user: String, items: [Recommendation], profileVersion: UInt64) {
+    public init(user: String, items: [Recommendation], profileVersion: UInt64, modelVersion: UInt64 = 0) {
         self.user = user
         self.items = items
         self.profileVersion = profileVersion
+        self.modelVersion = modelVersion
     }
 }

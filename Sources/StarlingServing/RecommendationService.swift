@@ -31,13 +31,19 @@ public struct RecommendationService<Profiles: ProfileStore>: Sendable {
         -> Recommendations
     {
         let profile = try await self.profiles.profile(for: user)
-        let items = self.engine.read { engine in
+        let (items, modelVersion) = self.engine.read { engine in
             let excluded = Set(excluding.compactMap { engine.itemIDs[$0] })
-            return engine.candidates(user: user, count: count, source: .blend, excluding: excluded).map {
+            let items = engine.candidates(user: user, count: count, source: .blend, excluding: excluded).map {
                 Recommendation(item: engine.itemKeys[Int($0.item)].name, score: Double($0.score), reason: $0.reason.description)
             }
+            return (items, engine.modelVersion)
         }
-        return Recommendations(user: user, items: items, profileVersion: profile?.version ?? 0)
+        return Recommendations(
+            user: user,
+            items: items,
+            profileVersion: profile?.version ?? 0,
+            modelVersion: modelVersion
+        )
     }
 
     /// Items most similar to `item` (by time-decayed co-occurrence), or `nil` when the item was never seen.

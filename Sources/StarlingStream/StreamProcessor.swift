@@ -113,6 +113,11 @@ public final class StreamProcessor<Log: EventLog>: Service {
         self.status.withLock { $0.recovered }
     }
 
+    /// The log positions (next offset to read) the processor has applied, per partition.
+    public var positions: [TopicPartition: Int64] {
+        self.status.withLock { $0.positions }
+    }
+
     /// Records in the log not yet applied.
     public func lag() -> Int64 {
         let ends = self.log.endOffsets()

@@ -49,6 +49,15 @@ struct Eval: ParsableCommand {
     )
     var modelSettings: [String] = []
 
+    @Option(
+        name: .customLong("retrain-every"),
+        help: ArgumentHelp(
+            "Fully retrain the engine's embeddings every N events (inline), as the background retrain does live.",
+            valueName: "N"
+        )
+    )
+    var retrainEvery: Int?
+
     @Option(name: .customLong("limit"), help: ArgumentHelp("Use only the first N events by time.", valueName: "N"))
     var limit: Int?
 
@@ -96,7 +105,9 @@ struct Eval: ParsableCommand {
             let source = RecommendationSource(name)
             let configuration = try self.engineConfiguration()
             let make: @Sendable () -> any Recommender
-            if Self.engineSources.contains(name) {
+            if Self.engineSources.contains(name), let interval = self.retrainEvery {
+                make = { RetrainingEngine(engine: RecommendationEngine(configuration: configuration), interval: interval) }
+            } else if Self.engineSources.contains(name) {
                 make = { RecommendationEngine(configuration: configuration) }
             } else {
                 make = Self.factories[name]!

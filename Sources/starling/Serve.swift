@@ -49,8 +49,11 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("checkpoint-seconds"), help: "Seconds between processor checkpoints.")
     var checkpointSeconds = 30
 
-    @Option(name: .customLong("trending-half-life-hours"), help: "Half-life of trending scores, in hours of event time.")
-    var trendingHalfLifeHours = 6.0
+    @Option(
+        name: .customLong("trending-half-life-hours"),
+        help: "Half-life of trending scores, in hours of event time (default 96)."
+    )
+    var trendingHalfLifeHours: Double?
 
     @Option(name: .customLong("max-future-hours"), help: "How far in the future an event timestamp may be, in hours.")
     var maxFutureHours = 24.0
@@ -60,6 +63,24 @@ struct Serve: AsyncParsableCommand {
         help: ArgumentHelp("Declare an extra event type, optionally with its topic.", valueName: "name[:topic]")
     )
     var eventTypes: [String] = []
+
+    @Option(
+        name: .customLong("model"),
+        help: ArgumentHelp(
+            "Change a model or signal setting, for example blend.trending=0.5 or signal.like=6 (repeatable; see docs/models.md).",
+            valueName: "key=value"
+        )
+    )
+    var modelSettings: [String] = []
+
+    @Option(
+        name: .customLong("retrain-minutes"),
+        help: "Minutes between full retrains of the embeddings from the log; 0 retrains only on demand (POST /v1/models/retrain)."
+    )
+    var retrainMinutes = 60
+
+    @Option(name: .customLong("retrain-epochs"), help: "Passes over the data in a full retrain.")
+    var retrainEpochs = 10
 
     @Option(name: .customLong("dedup-hours"), help: "How long event ids are remembered for de-duplication, in hours.")
     var deduplicationHours = 24
@@ -82,8 +103,14 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--segment-mb, --retention-mb and --retention-hours must be positive")
         }
         guard self.checkpointSeconds >= 1 else { throw ValidationError("--checkpoint-seconds must be positive") }
-        guard self.trendingHalfLifeHours > 0 else { throw ValidationError("--trending-half-life-hours must be positive") }
+        if let hours = self.trendingHalfLifeHours, hours <= 0 {
+            throw ValidationError("--trending-half-life-hours must be positive")
+        }
         guard self.maxFutureHours >= 0 else { throw ValidationError("--max-future-hours must not be negative") }
+        guard self.retrainMinutes >= 0, self.retrainEpochs >= 1 else {
+            throw ValidationError("--retrain-minutes must not be negative and --retrain-epochs must be positive")
+        }
+        _ = try self.engineConfiguration()
         guard Logger.Level(rawValue: self.logLevel) != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
         }
@@ -129,7 +156,16 @@ struct Serve: AsyncParsableCommand {
             checkpoints: try FileCheckpointStore(directory: "\(self.dataDirectory)/checkpoints"),
             configuration: .init(
                 checkpointInterval: .seconds(self.checkpointSeconds),
-                engine: .init(trendingHalfLife: .seconds(self.trendingHalfLifeHours * 3_600))
+                engine: try self.engineConfiguration()
+            ),
+            logger: logger
+        )
+        let retrainer = ModelRetrainer(
+            log: log,
+            processor: processor,
+            configuration: .init(
+                interval: self.retrainMinutes > 0 ? .seconds(self.retrainMinutes * 60) : nil,
+                trainer: .init(epochs: self.retrainEpochs)
             ),
             logger: logger
         )
@@ -148,12 +184,28 @@ struct Serve: AsyncParsableCommand {
             ),
             readiness: { (processor.isReady, processor.isRecovered, processor.lag()) },
             metricsText: { MetricsHelp.annotate(registry.emitToString()) },
-            maxBodyBytes: self.maxBodyMegabytes * 1_024 * 1_024
+            maxBodyBytes: self.maxBodyMegabytes * 1_024 * 1_024,
+            models: ModelsController(
+                status: {
+                    let status = retrainer.status
+                    return .init(
+                        modelVersion: processor.engine.read { $0.modelVersion },
+                        retraining: status.running,
+                        retrainsCompleted: status.completed,
+                        lastRetrainSeconds: status.lastDuration.map {
+                            Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18
+                        },
+                        lastInteractions: status.lastInteractions,
+                        lastError: status.lastError
+                    )
+                },
+                requestRetrain: { retrainer.requestRetrain() }
+            )
         )
         let app = Application(
             router: buildRouter(components),
             configuration: .init(address: .hostname(self.host, port: self.port), serverName: "starling"),
-            services: [log, processor],
+            services: [log, processor, retrainer],
             logger: logger
         )
         logger.notice(
@@ -165,6 +217,22 @@ struct Serve: AsyncParsableCommand {
             ]
         )
         try await app.runService()
+    }
+
+    /// The engine configuration: defaults, the trending half-life option, then every `--model` setting.
+    func engineConfiguration() throws -> RecommendationEngine.Configuration {
+        var configuration = RecommendationEngine.Configuration()
+        if let hours = self.trendingHalfLifeHours {
+            configuration.trendingHalfLife = .seconds(hours * 3_600)
+        }
+        for setting in self.modelSettings {
+            do {
+                try configuration.apply(setting)
+            } catch {
+                throw ValidationError("--model \(setting): \(error.description)")
+            }
+        }
+        return configuration
     }
 
     static func metricsFactory(registry: PrometheusCollectorRegistry) -> PrometheusMetricsFactory {

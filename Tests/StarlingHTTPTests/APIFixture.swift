@@ -42,6 +42,12 @@ struct APIFixture {
             logger: logger
         )
         let forceRecovering = self.forceRecovering
+        let retrainer = ModelRetrainer(
+            log: log,
+            processor: processor,
+            configuration: .init(interval: nil, trainer: .init(epochs: 2)),
+            logger: logger
+        )
         let components = APIComponents(
             ingest: IngestService(
                 log: log,
@@ -57,11 +63,25 @@ struct APIFixture {
                 forceRecovering ? (false, false, 0) : (processor.isReady, processor.isRecovered, processor.lag())
             },
             metricsText: { "" },
-            maxBodyBytes: self.maxBodyBytes
+            maxBodyBytes: self.maxBodyBytes,
+            models: ModelsController(
+                status: {
+                    .init(
+                        modelVersion: processor.engine.read { $0.modelVersion },
+                        retraining: retrainer.status.running,
+                        retrainsCompleted: retrainer.status.completed,
+                        lastRetrainSeconds: nil,
+                        lastInteractions: retrainer.status.lastInteractions,
+                        lastError: retrainer.status.lastError
+                    )
+                },
+                requestRetrain: { retrainer.requestRetrain() }
+            )
         )
         let app = Application(router: buildRouter(components), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await processor.run() }
+            group.addTask { try? await retrainer.run() }
             do {
                 while !processor.isRecovered { try await Task.sleep(for: .milliseconds(1)) }
                 try await app.test(mode) { client in try await test(client, processor) }

@@ -93,3 +93,28 @@ struct LearningAPITests {
         }
     }
 }
+
+struct ModelsAPITests {
+    @Test func aRetrainOnDemandBumpsTheModelVersion() async throws {
+        try await APIFixture().run { client, processor in
+            let events = (0..<40).map { #"{"type":"like","user":"u\#($0 % 8)","item":"i\#($0 % 11)"}"# }
+            _ = try await client.postEvents("{\"events\":[\(events.joined(separator: ","))]}")
+            try await eventually("applied") { processor.appliedCount == 40 }
+            let (before, status) = try await client.getJSON("/v1/models")
+            #expect(before == .ok)
+            #expect(status["model_version"]?.int == 0)
+
+            let started = try await client.execute(uri: "/v1/models/retrain", method: .post)
+            #expect(started.status == .accepted)
+            try await eventually("retrained") {
+                let (_, body) = try await client.getJSON("/v1/models")
+                return body["model_version"]?.int == 1
+            }
+            let (_, after) = try await client.getJSON("/v1/models")
+            #expect(after["retrains_completed"]?.int == 1)
+            #expect(after["last_retrain_interactions"]?.int == 40)
+            let (_, recs) = try await client.getJSON("/v1/users/u1/recommendations")
+            #expect(recs["model_version"]?.int == 1)
+        }
+    }
+}

@@ -95,6 +95,9 @@ struct StreamProcessorTests {
             try await eventually("recovered") { processor.isRecovered }
         }
         #expect(processor.appliedCount == 100)
+        // The models were restored too: the engine has learned each of the 300 events exactly once.
+        #expect(processor.engine.read { $0.eventCount } == 300)
+        #expect(processor.engine.read { $0.itemKeys.count } == 300)
         for user in users {
             let profile = try #require(processor.profiles.profile(for: user))
             #expect(profile.eventCount == 15)
@@ -168,6 +171,40 @@ struct StreamProcessorTests {
         let values = observed.withLock { $0 }
         #expect(values.count == 10)
         #expect(values.allSatisfy { $0 > 0 && $0 < 60_000_000_000 })
+        await log.close()
+    }
+
+    @Test func aRetrainInstallsNewEmbeddingsAndKeepsOnlineUpdates() async throws {
+        let directory = TemporaryDirectory()
+        let log = try openLog(directory.path)
+        let dedup = DeduplicationIndex()
+        let processor = self.makeProcessor(log: log, checkpoints: MemoryCheckpointStore(), deduplication: dedup)
+        let retrainer = ModelRetrainer(
+            log: log,
+            processor: processor,
+            configuration: .init(interval: nil, trainer: .init(epochs: 3)),
+            logger: testLogger
+        )
+        try await withRunningProcessor(processor) {
+            var events: [Event] = []
+            for u in 0..<20 {
+                for k in 0..<5 { events.append(event(.like, user: "u\(u)", item: "i\((u + k) % 12)", at: Int64(u * 10 + k))) }
+            }
+            _ = try await self.ingest(log, dedup, events)
+            try await eventually("100 applied") { processor.appliedCount == 100 }
+            let before = processor.engine.read { $0.factors.itemFactors }
+            await retrainer.retrain()
+            #expect(retrainer.status.completed == 1)
+            #expect(retrainer.status.lastInteractions == 100)
+            #expect(retrainer.status.lastError == nil)
+            #expect(processor.engine.read { $0.modelVersion } == 1)
+            #expect(processor.engine.read { $0.factors.itemFactors } != before)
+            #expect(processor.engine.read { $0.pendingReplay } == nil)
+            // Learning continues on the new embeddings.
+            _ = try await self.ingest(log, dedup, [event(.like, user: "u0", item: "fresh", at: 1_000)])
+            try await eventually("applied") { processor.appliedCount == 101 }
+            #expect(processor.engine.read { $0.itemIDs["fresh"] } != nil)
+        }
         await log.close()
     }
 }

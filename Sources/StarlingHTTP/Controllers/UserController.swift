@@ -67,6 +67,7 @@ public struct RecommendationController<Profiles: ProfileStore>: Sendable {
         writer.field("user", result.user)
         Responses.write(result.items, into: &writer)
         writer.field("profile_version", result.profileVersion)
+        writer.field("model_version", result.modelVersion)
         writer.endObject()
         return Responses.json(writer)
     }

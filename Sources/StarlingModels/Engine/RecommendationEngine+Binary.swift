@@ -1,13 +1,14 @@
 public import StarlingCore
 
 extension RecommendationEngine {
-    private static let formatVersion: UInt8 = 1
+    private static let formatVersion: UInt8 = 2
 
     /// Appends the engine's learned state (not its configuration) to `w`.
     public func encode(into w: inout BinaryWriter) {
         w.write(Self.formatVersion)
         w.write(self.latest.milliseconds)
         w.write(self.eventCount)
+        w.write(self.modelVersion)
         w.writeVarint(UInt64(self.itemKeys.count))
         for key in self.itemKeys { w.write(key.name) }
         let userNames = self.userIDs.sorted { $0.value < $1.value }.map(\.key)
@@ -89,6 +90,7 @@ extension RecommendationEngine {
         guard try r.readUInt8() == Self.formatVersion else { throw .malformed }
         self.latest = EventTime(milliseconds: try r.readInt64())
         self.eventCount = try r.readUInt64()
+        self.modelVersion = try r.readUInt64()
         let itemCount = try r.readVarint()
         guard itemCount <= UInt64(r.remaining) else { throw .truncated }
         for id in 0..<Int(itemCount) {

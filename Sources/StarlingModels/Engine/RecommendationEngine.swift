@@ -108,6 +108,11 @@ public struct RecommendationEngine: Recommender, Sendable {
     public internal(set) var latest = EventTime(milliseconds: 0)
     /// Events learned.
     public internal(set) var eventCount: UInt64 = 0
+    /// Increases by one each time retrained embeddings are installed.
+    public internal(set) var modelVersion: UInt64 = 0
+    /// While a retrain runs: the embedding updates learned online since it took its snapshot, replayed on top of
+    /// the retrained vectors when they are installed, so that no event's effect is lost by the swap.
+    public internal(set) var pendingReplay: [FactorTrainer.Interaction]?
 
     public init(configuration: Configuration = .init()) {
         self.configuration = configuration
@@ -183,6 +188,7 @@ public struct RecommendationEngine: Recommender, Sendable {
         if signal > 0 {
             let weight = Float(signal)
             self.factors.learnPositive(user: user, item: item, weight: weight)
+            self.pendingReplay?.append(FactorTrainer.Interaction(user: user, item: item, signal: weight))
             self.cooccurrence.record(item: item, weight: weight, after: state.recent, at: time)
             self.trending.record(item, weight: signal, at: event.timestamp)
             if let category = self.itemCategories[item] {
@@ -206,6 +212,7 @@ public struct RecommendationEngine: Recommender, Sendable {
             }
         } else if signal < 0 {
             self.factors.learnNegative(user: user, item: item, weight: Float(-signal))
+            self.pendingReplay?.append(FactorTrainer.Interaction(user: user, item: item, signal: Float(signal)))
             if event.type == .dislike { Self.insertSorted(item, into: &state.disliked) }
             if let index = state.recent.firstIndex(of: item) { state.recent.remove(at: index) }
         }
@@ -497,6 +504,62 @@ public struct RecommendationEngine: Recommender, Sendable {
         return fromSession + fill.prefix(count - fromSession.count)
     }
 
+    // MARK: - Retraining
+
+    /// Starts recording online embedding updates for replay after a retrain (see ``install(_:)``).
+    public mutating func beginRetrain() {
+        self.pendingReplay = []
+    }
+
+    /// Abandons a retrain: stops recording online updates.
+    public mutating func cancelRetrain() {
+        self.pendingReplay = nil
+    }
+
+    /// The signed signal of each event for embedding training, in event order, with the users' running mean
+    /// ratings as the engine computes them; events of users or items this engine does not know are skipped.
+    public func interactions(from events: some Sequence<Event>) -> [FactorTrainer.Interaction] {
+        var sums: [Int32: (sum: Double, count: Double)] = [:]
+        var result: [FactorTrainer.Interaction] = []
+        let signals = self.configuration.signals
+        for event in events {
+            guard let name = event.item, let item = self.itemIDs[ItemKey(name)], let user = self.userIDs[event.user]
+            else { continue }
+            let ratings = sums[user, default: (0, 0)]
+            let mean = (ratings.sum + signals.ratingPriorMean * signals.ratingPriorCount)
+                / (ratings.count + signals.ratingPriorCount)
+            let signal = signals.signal(of: event, userMeanRating: mean)
+            if event.type == .rating, let value = event.value { sums[user] = (ratings.sum + value, ratings.count + 1) }
+            if signal != 0 { result.append(FactorTrainer.Interaction(user: user, item: item, signal: Float(signal))) }
+        }
+        return result
+    }
+
+    /// Installs retrained embeddings and bumps ``modelVersion``.
+    ///
+    /// Rows for users and items the retrain did not know (created since its snapshot) keep their online vectors;
+    /// the online updates recorded since ``beginRetrain()`` are replayed on top.
+    public mutating func install(_ trained: FactorModel) {
+        let d = self.factors.configuration.dimensions
+        precondition(trained.configuration.dimensions == d, "retrained embeddings must have the same size")
+        var users = self.factors.userFactors
+        var items = self.factors.itemFactors
+        let userRows = min(trained.userFactors.count, users.count)
+        let itemRows = min(trained.itemFactors.count, items.count)
+        users.replaceSubrange(0..<userRows, with: trained.userFactors[0..<userRows])
+        items.replaceSubrange(0..<itemRows, with: trained.itemFactors[0..<itemRows])
+        self.factors.replace(userFactors: users, itemFactors: items)
+        for interaction in self.pendingReplay ?? [] {
+            if interaction.signal > 0 {
+                self.factors.learnPositive(user: interaction.user, item: interaction.item, weight: interaction.signal)
+            } else {
+                self.factors.learnNegative(user: interaction.user, item: interaction.item, weight: -interaction.signal)
+            }
+        }
+        self.pendingReplay = nil
+        self.modelVersion += 1
+    }
+
     /// The trending list with item names, for serving.
     public func trendingSnapshot() -> TrendingSnapshot {
         self.trending.snapshot(names: self.itemKeys, at: self.latest)
@@ -505,5 +568,47 @@ public struct RecommendationEngine: Recommender, Sendable {
     /// The recent items of `session`.
     public func sessionItems(_ session: String) -> [Int32] {
         self.sessions[session] ?? []
+    }
+}
+
+/// The engine with a full embedding retrain every `interval` events, run inline: how the offline evaluation
+/// measures what the background retrain adds (production retrains on a background thread; see
+/// `ModelRetrainer`).
+public struct RetrainingEngine: Recommender, Sendable {
+    public private(set) var engine: RecommendationEngine
+    private var events: [Event] = []
+    private let interval: Int
+    private let trainer: FactorTrainer
+
+    public init(engine: RecommendationEngine, interval: Int, trainer: FactorTrainer.Configuration = .init()) {
+        precondition(interval > 0, "interval must be positive")
+        self.engine = engine
+        self.interval = interval
+        self.trainer = FactorTrainer(configuration: trainer, factors: engine.configuration.factors)
+    }
+
+    public var sources: [RecommendationSource] { self.engine.sources }
+
+    public mutating func learn(_ event: Event) {
+        self.engine.learn(event)
+        self.events.append(event)
+        if self.events.count % self.interval == 0 { self.retrain() }
+    }
+
+    /// Retrains the embeddings on every event learned so far and installs them.
+    public mutating func retrain() {
+        self.engine.beginRetrain()
+        let interactions = self.engine.interactions(from: self.events)
+        if let trained = self.trainer.train(
+            interactions,
+            userCount: self.engine.users.count,
+            itemCount: self.engine.itemKeys.count
+        ) {
+            self.engine.install(trained)
+        }
+    }
+
+    public func recommend(user: String, count: Int, source: RecommendationSource) -> [ScoredItem] {
+        self.engine.recommend(user: user, count: count, source: source)
     }
 }

@@ -1,0 +1,76 @@
+/// Full retraining of the embeddings from every interaction, in the background.
+///
+/// The online model only ever sees each event once, in arrival order. A full retrain starts from fresh vectors and
+/// runs several shuffled epochs of the same BPR and logistic steps over every interaction in the retained log, so
+/// every item vector is fitted against all of its users at once. The result is hot-swapped into the live engine
+/// (``RecommendationEngine/install(_:)``) with a new model version; it never blocks ingest or serving.
+public struct FactorTrainer: Sendable {
+    /// One interaction: a user, an item and the event's signed signal.
+    public struct Interaction: Sendable {
+        public var user: Int32
+        public var item: Int32
+        public var signal: Float
+
+        public init(user: Int32, item: Int32, signal: Float) {
+            self.user = user
+            self.item = item
+            self.signal = signal
+        }
+    }
+
+    /// Configuration of a retrain.
+    public struct Configuration: Sendable {
+        /// Passes over the data. Defaults to 10.
+        public var epochs: Int
+        /// Seed of the shuffles and initial vectors.
+        public var seed: UInt64
+
+        public init(epochs: Int = 10, seed: UInt64 = 7) {
+            precondition(epochs > 0, "epochs must be positive")
+            self.epochs = epochs
+            self.seed = seed
+        }
+    }
+
+    public let configuration: Configuration
+    public let factors: FactorModel.Configuration
+
+    public init(configuration: Configuration = .init(), factors: FactorModel.Configuration) {
+        self.configuration = configuration
+        self.factors = factors
+    }
+
+    /// Trains fresh embeddings for `userCount` users and `itemCount` items on `interactions`.
+    ///
+    /// - Parameter shouldStop: Polled between epochs; returning `true` abandons the retrain (returns `nil`).
+    public func train(
+        _ interactions: [Interaction],
+        userCount: Int,
+        itemCount: Int,
+        shouldStop: () -> Bool = { false }
+    ) -> FactorModel? {
+        var configuration = self.factors
+        configuration.seed = self.configuration.seed
+        var model = FactorModel(configuration: configuration)
+        if userCount > 0 { model.ensureUser(Int32(userCount - 1)) }
+        if itemCount > 0 { model.ensureItem(Int32(itemCount - 1)) }
+        var order = Array(interactions.indices)
+        var random = SplitMix64(seed: self.configuration.seed)
+        for _ in 0..<self.configuration.epochs {
+            if shouldStop() { return nil }
+            // Fisher–Yates shuffle.
+            for k in stride(from: order.count - 1, to: 0, by: -1) {
+                order.swapAt(k, Int(random.next() % UInt64(k + 1)))
+            }
+            for index in order {
+                let interaction = interactions[index]
+                if interaction.signal > 0 {
+                    model.learnPositive(user: interaction.user, item: interaction.item, weight: interaction.signal)
+                } else if interaction.signal < 0 {
+                    model.learnNegative(user: interaction.user, item: interaction.item, weight: -interaction.signal)
+                }
+            }
+        }
+        return model
+    }
+}
