@@ -20,6 +20,8 @@ struct EngineBench: ParsableCommand {
     var items = 20_000
     @Option(help: "Events to learn.")
     var events = 3_000_000
+    @Flag(help: "Also keep the profile store's UserProfile per user, as the server does, and measure both.")
+    var withProfiles = false
     @Option(
         name: .customLong("model"),
         help: ArgumentHelp("Change a model setting (repeatable).", valueName: "key=value")
@@ -38,6 +40,11 @@ struct EngineBench: ParsableCommand {
         let start = ContinuousClock.now
         for event in generated { engine.learn(event) }
         let elapsed = ContinuousClock.now - start
+        let afterEngine = Self.residentBytes()
+        let profiles = MemoryProfileStore()
+        if self.withProfiles {
+            for event in generated { profiles.modify(event.user) { $0.apply(event) } }
+        }
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let after = Self.residentBytes()
         let knownUsers = engine.userIDs.count
@@ -56,13 +63,21 @@ struct EngineBench: ParsableCommand {
                 + " seconds=\(String(format: "%.2f", seconds)) events_per_second=\(Int(Double(self.events) / seconds))"
                 + " ns_per_event=\(Int(seconds * 1e9 / Double(self.events)))"
         )
+        if self.withProfiles {
+            print(
+                "profiles memory rss_growth_MiB=\(String(format: "%.0f", Double(after - afterEngine) / 1_048_576))"
+                    + " bytes_per_user=\(Int(Double(after - afterEngine) / Double(max(1, profiles.count))))"
+                    + " engine_plus_profiles_bytes_per_user=\(Int(Double(after - before) / Double(max(1, knownUsers))))"
+            )
+        }
         print(
-            "engine memory rss_growth_MiB=\(String(format: "%.0f", Double(after - before) / 1_048_576))"
-                + " rss_growth_bytes_per_user=\(Int(Double(after - before) / Double(max(1, knownUsers))))"
+            "engine memory rss_growth_MiB=\(String(format: "%.0f", Double(afterEngine - before) / 1_048_576))"
+                + " rss_growth_bytes_per_user=\(Int(Double(afterEngine - before) / Double(max(1, knownUsers))))"
                 + " user_state_bytes_per_user=\(userBytes / max(1, knownUsers))"
                 + " user_id_index_bytes_per_user=\(idBytes / max(1, knownUsers))"
         )
         withExtendedLifetime(engine) {}
+        withExtendedLifetime(profiles) {}
     }
 
     static func arrayBytes(_ array: [Int32]) -> Int {

@@ -187,3 +187,20 @@ struct EngineCodingTests {
         }
     }
 }
+
+struct SessionExpiryTests {
+    @Test func idleSessionsExpireWhenThereAreTooMany() {
+        var configuration = RecommendationEngine.Configuration()
+        configuration.maxSessions = 10
+        configuration.sessionTimeout = .seconds(60)
+        var engine = RecommendationEngine(configuration: configuration)
+        for k in 0..<10 {
+            engine.learn(Event(type: .view, user: "a\(k)", item: "i\(k)", session: "old-\(k)", timestamp: .seconds(Int64(k))))
+        }
+        // An hour later, a new session pushes the count over the limit: the idle ones go.
+        engine.learn(Event(type: .view, user: "b", item: "j", session: "new", timestamp: .seconds(3_600)))
+        #expect(engine.sessions.count == 1)
+        #expect(engine.sessionItems("new").count == 1)
+        #expect(engine.sessionItems("old-3").isEmpty)
+    }
+}

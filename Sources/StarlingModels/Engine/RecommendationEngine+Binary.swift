@@ -55,6 +55,7 @@ extension RecommendationEngine {
         for (session, items) in self.sessions {
             w.write(session)
             w.write(int32s: items)
+            w.write(self.sessionTimes[session] ?? 0)
         }
     }
 
@@ -158,6 +159,7 @@ extension RecommendationEngine {
         for _ in 0..<(try r.readVarint()) {
             let session = try r.readString()
             self.sessions[session] = try r.readInt32s()
+            self.sessionTimes[session] = try r.readInt64()
         }
     }
 }

@@ -14,6 +14,8 @@ extension RecommendationEngine.Configuration {
         ("segments", "k-means segments (default 16)"),
         ("blend_depth", "candidates per source in the blend (default 50)"),
         ("activity_half_life_hours", "idle time after which personal sources count half in the blend (default 168)"),
+        ("session_timeout_minutes", "idle time after which a session may be forgotten (default 30)"),
+        ("max_sessions", "sessions kept before idle ones expire (default 100000)"),
         ("recency_decay", "weight of each older recent item relative to the next newer one (default 0.9)"),
         ("blend.<source>", "weight of a source in the blend: embedding, cooccurrence, trending, segment, popularity"),
         ("signal.<type>", "signal weight of an event type, for example signal.view=1"),
@@ -52,6 +54,8 @@ extension RecommendationEngine.Configuration {
         case "segments": self.segments.clusters = try positiveInt()
         case "blend_depth": self.blendDepth = try positiveInt()
         case "recency_decay": self.recencyDecay = Float(try positive())
+        case "session_timeout_minutes": self.sessionTimeout = .seconds(try positive() * 60)
+        case "max_sessions": self.maxSessions = try positiveInt()
         case "activity_half_life_hours": self.activityHalfLife = .seconds(try positive() * 3_600)
         case "dwell_scale": self.signals.dwellScale = try positive()
         case "rating_base": self.signals.ratingBase = value

@@ -34,6 +34,11 @@ public struct RecommendationEngine: Recommender, Sendable {
         public var blendWeights: [RecommendationSource: Double]
         /// How many candidates each source contributes to the blend. Defaults to 50.
         public var blendDepth: Int
+        /// Sessions idle this long (in event time) are forgotten once there are more than ``maxSessions``.
+        /// Defaults to 30 minutes.
+        public var sessionTimeout: Duration = .seconds(30 * 60)
+        /// How many sessions are kept before idle ones are expired. Defaults to 100,000.
+        public var maxSessions: Int = 100_000
         /// Weight of the k-th most recent item relative to the next more recent one, in co-occurrence scoring.
         /// Defaults to 0.9.
         public var recencyDecay: Float = 0.9
@@ -104,6 +109,8 @@ public struct RecommendationEngine: Recommender, Sendable {
     public internal(set) var kmeans: OnlineKMeans
     /// Recent items of each session, oldest first.
     public internal(set) var sessions: [String: [Int32]] = [:]
+    /// Event time (ms) of each session's latest positive event, for expiry.
+    public internal(set) var sessionTimes: [String: Int64] = [:]
     /// The latest event time seen.
     public internal(set) var latest = EventTime(milliseconds: 0)
     /// Events learned.
@@ -209,6 +216,8 @@ public struct RecommendationEngine: Recommender, Sendable {
                 items.append(item)
                 if items.count > self.configuration.recentWindow { items.removeFirst() }
                 self.sessions[session] = items
+                self.sessionTimes[session] = max(self.sessionTimes[session] ?? time, time)
+                if self.sessions.count > self.configuration.maxSessions { self.expireSessions() }
             }
         } else if signal < 0 {
             self.factors.learnNegative(user: user, item: item, weight: Float(-signal))
@@ -563,6 +572,19 @@ public struct RecommendationEngine: Recommender, Sendable {
     /// The trending list with item names, for serving.
     public func trendingSnapshot() -> TrendingSnapshot {
         self.trending.snapshot(names: self.itemKeys, at: self.latest)
+    }
+
+    /// Forgets sessions idle longer than the timeout; if that is not enough, the oldest half.
+    private mutating func expireSessions() {
+        let (seconds, _) = self.configuration.sessionTimeout.components
+        var cutoff = self.latest.milliseconds - seconds * 1_000
+        if !self.sessionTimes.values.contains(where: { $0 < cutoff }) {
+            cutoff = self.sessionTimes.values.sorted()[self.sessionTimes.count / 2]
+        }
+        for (session, time) in self.sessionTimes where time < cutoff {
+            self.sessions[session] = nil
+            self.sessionTimes[session] = nil
+        }
     }
 
     /// The recent items of `session`.
