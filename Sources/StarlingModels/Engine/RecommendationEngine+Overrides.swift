@@ -14,6 +14,8 @@ extension RecommendationEngine.Configuration {
         ("segments", "k-means segments (default 16)"),
         ("blend_depth", "candidates per source in the blend (default 50)"),
         ("activity_half_life_hours", "idle time after which personal sources count half in the blend (default 168)"),
+        ("cold_start_events", "users with at most this many events get segment candidates (default 5)"),
+        ("cold_start_segment_weight", "blend weight of segment popularity for those users (default 0.5)"),
         ("session_timeout_minutes", "idle time after which a session may be forgotten (default 30)"),
         ("max_sessions", "sessions kept before idle ones expire (default 100000)"),
         ("recency_decay", "weight of each older recent item relative to the next newer one (default 0.9)"),
@@ -56,6 +58,8 @@ extension RecommendationEngine.Configuration {
         case "recency_decay": self.recencyDecay = Float(try positive())
         case "session_timeout_minutes": self.sessionTimeout = .seconds(try positive() * 60)
         case "max_sessions": self.maxSessions = try positiveInt()
+        case "cold_start_events": self.coldStartEvents = Int(value)
+        case "cold_start_segment_weight": self.coldStartSegmentWeight = value
         case "activity_half_life_hours": self.activityHalfLife = .seconds(try positive() * 3_600)
         case "dwell_scale": self.signals.dwellScale = try positive()
         case "rating_base": self.signals.ratingBase = value

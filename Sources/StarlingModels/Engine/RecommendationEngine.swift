@@ -34,6 +34,11 @@ public struct RecommendationEngine: Recommender, Sendable {
         public var blendWeights: [RecommendationSource: Double]
         /// How many candidates each source contributes to the blend. Defaults to 50.
         public var blendDepth: Int
+        /// Users with at most this many events are "cold": their segment's popularity joins the blend with
+        /// ``coldStartSegmentWeight``, since their own history says little yet. Defaults to 5.
+        public var coldStartEvents: Int = 5
+        /// The blend weight of segment popularity for cold users. Defaults to 0.5.
+        public var coldStartSegmentWeight: Double = 0.5
         /// Sessions idle this long (in event time) are forgotten once there are more than ``maxSessions``.
         /// Defaults to 30 minutes.
         public var sessionTimeout: Duration = .seconds(30 * 60)
@@ -451,7 +456,11 @@ public struct RecommendationEngine: Recommender, Sendable {
         let idle = Double(max(0, self.latest.milliseconds - self.users[Int(id)].lastEvent))
         let (seconds, attoseconds) = self.configuration.activityHalfLife.components
         let activity = exp2(-idle / (Double(seconds) * 1_000 + Double(attoseconds) / 1e15))
-        for (source, baseWeight) in self.configuration.blendWeights.sorted(by: { $0.key.name < $1.key.name })
+        var weights = self.configuration.blendWeights
+        if Int(self.users[Int(id)].events) <= self.configuration.coldStartEvents {
+            weights[.segment] = max(weights[.segment] ?? 0, self.configuration.coldStartSegmentWeight)
+        }
+        for (source, baseWeight) in weights.sorted(by: { $0.key.name < $1.key.name })
         where baseWeight > 0 && source != .embedding {
             let personal = source == .cooccurrence || source == .segment
             let weight = personal ? baseWeight * activity : baseWeight
