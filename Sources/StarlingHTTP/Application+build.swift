@@ -14,6 +14,8 @@ public struct APIComponents<Log: EventLog, Profiles: ProfileStore>: Sendable {
     public var maxBodyBytes: Int
     /// Model status and retraining, when the process runs a retrainer.
     public var models: ModelsController?
+    /// The item catalogue API, when the process has a catalogue.
+    public var catalog: CatalogService<Log>?
 
     public init(
         ingest: IngestService<Log>,
@@ -21,9 +23,11 @@ public struct APIComponents<Log: EventLog, Profiles: ProfileStore>: Sendable {
         readiness: @escaping OperationsController.Readiness,
         metricsText: @escaping @Sendable () -> String,
         maxBodyBytes: Int = 16 * 1_024 * 1_024,
-        models: ModelsController? = nil
+        models: ModelsController? = nil,
+        catalog: CatalogService<Log>? = nil
     ) {
         self.models = models
+        self.catalog = catalog
         self.ingest = ingest
         self.recommendations = recommendations
         self.readiness = readiness
@@ -46,5 +50,8 @@ public func buildRouter<Log: EventLog, Profiles: ProfileStore>(
     RecommendationController(service: components.recommendations).addRoutes(to: router)
     OperationsController(readiness: components.readiness, metricsText: components.metricsText).addRoutes(to: router)
     components.models?.addRoutes(to: router)
+    if let catalog = components.catalog {
+        CatalogController(service: catalog, maxBodyBytes: components.maxBodyBytes).addRoutes(to: router)
+    }
     return router
 }

@@ -12,11 +12,26 @@ public struct RecommendationService<Profiles: ProfileStore>: Sendable {
     private let profiles: Profiles
     private let trending: SnapshotPublisher<TrendingSnapshot>
     private let engine: EngineStore
+    private let catalog: ItemCatalog
+    /// Rules applied to every request, before the request's own (from configuration).
+    public var defaultRules: [RecommendationRequest.AttributeRule]
+    /// A category cap applied when the request sets none.
+    public var defaultCategoryCap: Int?
 
-    public init(profiles: Profiles, trending: SnapshotPublisher<TrendingSnapshot>, engine: EngineStore) {
+    public init(
+        profiles: Profiles,
+        trending: SnapshotPublisher<TrendingSnapshot>,
+        engine: EngineStore,
+        catalog: ItemCatalog = ItemCatalog(),
+        defaultRules: [RecommendationRequest.AttributeRule] = [],
+        defaultCategoryCap: Int? = nil
+    ) {
         self.profiles = profiles
         self.trending = trending
         self.engine = engine
+        self.catalog = catalog
+        self.defaultRules = defaultRules
+        self.defaultCategoryCap = defaultCategoryCap
     }
 
     /// The profile of `user`, if known.
@@ -24,26 +39,162 @@ public struct RecommendationService<Profiles: ProfileStore>: Sendable {
         try await self.profiles.profile(for: user)
     }
 
-    /// Personal recommendations for `user`: the blend of embeddings, co-occurrence with the user's recent items,
-    /// trending and segment popularity, without items the user interacted with (or disliked) and without
+    /// Personal recommendations for `user`: the blend of co-occurrence with the user's recent items, trending,
+    /// segment popularity and the embedding score, without items the user interacted with (or disliked) and without
     /// `excluding`; each with the reason of the source that contributed most.
     public func recommendations(for user: String, count: Int, excluding: Set<ItemKey> = []) async throws
         -> Recommendations
     {
+        try await self.recommendations(for: user, RecommendationRequest(count: count, exclude: excluding))
+    }
+
+    /// Personal recommendations shaped by `request`: catalogue availability (unavailable, expired and deleted items
+    /// never appear), category and tag filters, the seen-items window, boost and bury rules, a per-category cap or
+    /// maximal-marginal-relevance diversity, and pinned items.
+    public func recommendations(for user: String, _ request: RecommendationRequest) async throws -> Recommendations {
         let profile = try await self.profiles.profile(for: user)
-        let (items, modelVersion) = self.engine.read { engine in
-            let excluded = Set(excluding.compactMap { engine.itemIDs[$0] })
-            let items = engine.candidates(user: user, count: count, source: .blend, excluding: excluded).map {
-                Recommendation(item: engine.itemKeys[Int($0.item)].name, score: Double($0.score), reason: $0.reason.description)
+        let now = EventTime.now()
+        var recentlySeen = Set<ItemKey>()
+        if case .within(let window) = request.excludeSeen, let profile {
+            for interaction in profile.recent where interaction.timestamp.milliseconds >= now.milliseconds - window {
+                recentlySeen.insert(ItemKey(interaction.item))
             }
-            return (items, engine.modelVersion)
+        }
+        let (items, modelVersion) = self.engine.read { engine -> ([Recommendation], UInt64) in
+            let excluded = Set(request.exclude.union(recentlySeen).compactMap { engine.itemIDs[$0] })
+            // Filters drop candidates, so ask for more than needed.
+            let depth = request.filters ? max(request.count * 5, request.count + 100) : request.count + 20
+            let blended = engine.candidates(
+                user: user,
+                count: depth,
+                source: .blend,
+                excluding: excluded,
+                excludeSeen: request.excludeSeen == .all
+            )
+            let shaped: [Recommendation]
+            if engine.userIDs[user] == nil || blended.isEmpty {
+                let candidates = self.withFreshItems(blended, engine: engine, now: now, excluded: excluded)
+                shaped = self.shape(candidates, request: request, engine: engine, now: now)
+            } else {
+                shaped = self.shape(blended, request: request, engine: engine, now: now)
+            }
+            return (shaped, engine.modelVersion)
         }
         return Recommendations(
             user: user,
-            items: items,
+            items: self.pin(items, request: request, now: now),
             profileVersion: profile?.version ?? 0,
             modelVersion: modelVersion
         )
+    }
+
+    /// Adds catalogue items published in the last 7 days, for visitors the engine knows nothing about.
+    private func withFreshItems(
+        _ candidates: [RecommendationEngine.Candidate],
+        engine: borrowing RecommendationEngine,
+        now: EventTime,
+        excluded: Set<Int32>
+    ) -> [(key: ItemKey, score: Double, reason: String)] {
+        var result = candidates.map { (key: engine.itemKeys[Int($0.item)], score: Double($0.score), reason: $0.reason.description) }
+        let top = result.first?.score ?? 1
+        let fresh = self.catalog.fresh(since: now.advanced(byMilliseconds: -7 * 86_400_000), now: now, limit: 20)
+        for (rank, item) in fresh.enumerated() {
+            let key = ItemKey(item.id)
+            if let id = engine.itemIDs[key], excluded.contains(id) { continue }
+            guard !result.contains(where: { $0.key == key }) else { continue }
+            result.append((key, top * 0.9 / Double(rank + 1), "new"))
+        }
+        return result.sorted { $0.score > $1.score }
+    }
+
+    private func shape(
+        _ candidates: [RecommendationEngine.Candidate],
+        request: RecommendationRequest,
+        engine: borrowing RecommendationEngine,
+        now: EventTime
+    ) -> [Recommendation] {
+        self.shape(
+            candidates.map { (key: engine.itemKeys[Int($0.item)], score: Double($0.score), reason: $0.reason.description) },
+            request: request,
+            engine: engine,
+            now: now
+        )
+    }
+
+    /// Filters, applies rules, and diversifies.
+    private func shape(
+        _ candidates: [(key: ItemKey, score: Double, reason: String)],
+        request: RecommendationRequest,
+        engine: borrowing RecommendationEngine,
+        now: EventTime
+    ) -> [Recommendation] {
+        let rules = self.defaultRules + request.rules
+        var kept: [(key: ItemKey, id: Int32?, category: String?, score: Double, reason: String)] = []
+        for candidate in candidates {
+            let entry = self.catalog.item(candidate.key.name)
+            if let entry, !entry.isRecommendable(at: now) { continue }
+            let id = engine.itemIDs[candidate.key]
+            let category = entry?.category ?? id.flatMap { engine.category(of: $0) }
+            if !request.categories.isEmpty, !(category.map { request.categories.contains($0) } ?? false) { continue }
+            if let category, request.excludeCategories.contains(category) { continue }
+            let tags = entry?.tags ?? []
+            if !request.tags.isEmpty, !tags.contains(where: { request.tags.contains($0) }) { continue }
+            if tags.contains(where: { request.excludeTags.contains($0) }) { continue }
+            var score = candidate.score
+            for rule in rules where rule.matches(entry?.attributes[rule.attribute]) { score *= rule.factor }
+            kept.append((candidate.key, id, category, score, candidate.reason))
+        }
+        kept.sort { $0.score > $1.score }
+
+        var chosen: [(key: ItemKey, id: Int32?, category: String?, score: Double, reason: String)] = []
+        var perCategory: [String: Int] = [:]
+        let cap = request.categoryCap ?? self.defaultCategoryCap
+        let lambda = min(max(request.diversity ?? 0, 0), 1)
+        var remaining = kept
+        while chosen.count < request.count, !remaining.isEmpty {
+            var pick = 0
+            if lambda > 0, !chosen.isEmpty {
+                // Maximal marginal relevance: relevance against the closest already-chosen item.
+                let best = remaining[0].score
+                var bestValue = -Double.infinity
+                for (k, candidate) in remaining.enumerated() {
+                    var similarity = 0.0
+                    if let a = candidate.id {
+                        for other in chosen {
+                            if let b = other.id { similarity = max(similarity, Double(engine.embeddingSimilarity(a, b))) }
+                        }
+                    }
+                    let value = (1 - lambda) * candidate.score / max(best, 1e-12) - lambda * similarity
+                    if value > bestValue {
+                        bestValue = value
+                        pick = k
+                    }
+                }
+            }
+            let candidate = remaining.remove(at: pick)
+            if let cap, let category = candidate.category {
+                guard perCategory[category, default: 0] < cap else { continue }
+                perCategory[category, default: 0] += 1
+            }
+            chosen.append(candidate)
+        }
+        return chosen.map { Recommendation(item: $0.key.name, score: $0.score, reason: $0.reason) }
+    }
+
+    /// Places pinned items at their positions (1-based), dropping them elsewhere in the list; pins of items that
+    /// may not be recommended (unavailable, expired, deleted, excluded) are ignored.
+    private func pin(_ items: [Recommendation], request: RecommendationRequest, now: EventTime) -> [Recommendation] {
+        guard !request.pins.isEmpty else { return items }
+        let pinned = request.pins.filter {
+            self.catalog.isRecommendable($0.item, at: now) && !request.exclude.contains(ItemKey($0.item))
+        }
+        let pinnedIDs = Set(pinned.map(\.item))
+        var result = items.filter { !pinnedIDs.contains($0.item) }
+        for pin in pinned.sorted(by: { $0.position < $1.position }) {
+            let index = min(max(pin.position - 1, 0), result.count)
+            result.insert(Recommendation(item: pin.item, score: 0, reason: "pinned"), at: index)
+        }
+        return Array(result.prefix(request.count))
     }
 
     /// Items most similar to `item` (by time-decayed co-occurrence), or `nil` when the item was never seen.
@@ -51,8 +202,9 @@ public struct RecommendationService<Profiles: ProfileStore>: Sendable {
         self.engine.read { engine in
             guard engine.itemIDs[item] != nil else { return nil }
             let excluded = Set(excluding.compactMap { engine.itemIDs[$0] })
-            return engine.similarItems(to: item, count: count + excluded.count)
-                .filter { !excluded.contains($0.item) }
+            let now = EventTime.now()
+            return engine.similarItems(to: item, count: count + excluded.count + 20)
+                .filter { !excluded.contains($0.item) && self.catalog.isRecommendable(engine.itemKeys[Int($0.item)].name, at: now) }
                 .prefix(count)
                 .map {
                     Recommendation(item: engine.itemKeys[Int($0.item)].name, score: Double($0.score), reason: $0.reason.description)
@@ -65,13 +217,17 @@ public struct RecommendationService<Profiles: ProfileStore>: Sendable {
     public func trending(count: Int, category: String? = nil) -> [Recommendation] {
         if let category {
             return self.engine.read { engine in
-                engine.categoryCandidates(category, count: count, excluding: []).map {
+                let now = EventTime.now()
+                return engine.categoryCandidates(category, count: count + 20, excluding: [])
+                    .filter { self.catalog.isRecommendable(engine.itemKeys[Int($0.item)].name, at: now) }
+                    .prefix(count)
+                    .map {
                     Recommendation(item: engine.itemKeys[Int($0.item)].name, score: Double($0.score), reason: $0.reason.description)
                 }
             }
         }
-        return self.trending.current.ranked.prefix(count).map {
-            Recommendation(item: $0.item, score: $0.score, reason: "trending")
-        }
+        let now = EventTime.now()
+        return self.trending.current.ranked.lazy.filter { self.catalog.isRecommendable($0.item, at: now) }.prefix(count)
+            .map { Recommendation(item: $0.item, score: $0.score, reason: "trending") }
     }
 }

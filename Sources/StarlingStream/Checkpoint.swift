@@ -9,13 +9,17 @@ public struct Checkpoint: Sendable {
     /// The recommendation engine's learned state (``RecommendationEngine/encode(into:)``).
     public var engineState: [UInt8]
     public var appliedIDs: [(id: String, time: Int64)]
+    /// The item catalogue.
+    public var catalog: [CatalogItem]
 
     public init(
         positions: [TopicPartition: Int64],
         profiles: [UserProfile],
         engineState: [UInt8],
-        appliedIDs: [(id: String, time: Int64)]
+        appliedIDs: [(id: String, time: Int64)],
+        catalog: [CatalogItem] = []
     ) {
+        self.catalog = catalog
         self.positions = positions
         self.profiles = profiles
         self.engineState = engineState
@@ -25,7 +29,7 @@ public struct Checkpoint: Sendable {
 
 extension Checkpoint {
     private static let magic: UInt32 = 0x4B43_5453  // "STCK"
-    private static let version: UInt8 = 2
+    private static let version: UInt8 = 3
 
     /// Encodes the checkpoint: magic, version, body, and a CRC-32C of the body at the end.
     public func encoded() -> [UInt8] {
@@ -65,6 +69,8 @@ extension Checkpoint {
             w.write(id)
             w.write(time)
         }
+        w.writeVarint(UInt64(self.catalog.count))
+        for item in self.catalog { w.write(lengthPrefixed: CatalogChange.upsert(item).encoded()) }
         let crc = w.bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[4...])) }
         w.write(crc)
         return w.bytes
@@ -119,12 +125,18 @@ extension Checkpoint {
             let id = try r.readString()
             ids.append((id, try r.readInt64()))
         }
+        var catalog: [CatalogItem] = []
+        for _ in 0..<(try r.readVarint()) {
+            guard case .upsert(let item) = try CatalogChange(decoding: try r.readBytes()) else { throw .malformed }
+            catalog.append(item)
+        }
         guard r.remaining == 0 else { throw .malformed }
         return Checkpoint(
             positions: positions,
             profiles: profiles,
             engineState: engineState,
-            appliedIDs: ids
+            appliedIDs: ids,
+            catalog: catalog
         )
     }
 }

@@ -60,6 +60,7 @@ public final class StreamProcessor<Log: EventLog>: Service {
         var profiles: [[String: UserProfile]]
         var engine: RecommendationEngine
         var ids: DeduplicationIndex.Snapshot
+        var catalog: [CatalogItem]
     }
 
     public let configuration: Configuration
@@ -73,6 +74,8 @@ public final class StreamProcessor<Log: EventLog>: Service {
     public let trending: SnapshotPublisher<TrendingSnapshot>
     /// The live recommendation engine, shared with serving.
     public let engine: EngineStore
+    /// The item catalogue, rebuilt from the log's `catalog` topic.
+    public let catalog: ItemCatalog
     private let status = LockedBox(Status())
     private let logger: Logger
     private let freshnessObserver: (@Sendable (Int64) -> Void)?
@@ -93,10 +96,12 @@ public final class StreamProcessor<Log: EventLog>: Service {
         profiles: MemoryProfileStore,
         deduplication: DeduplicationIndex,
         checkpoints: any CheckpointStore,
+        catalog: ItemCatalog = ItemCatalog(),
         configuration: Configuration = .init(),
         logger: Logger,
         freshnessObserver: (@Sendable (Int64) -> Void)? = nil
     ) {
+        self.catalog = catalog
         self.log = log
         self.profiles = profiles
         self.deduplication = deduplication
@@ -219,6 +224,7 @@ public final class StreamProcessor<Log: EventLog>: Service {
         }
         self.engine.write { $0 = engine }
         self.profiles.replaceAll(with: checkpoint.profiles)
+        self.catalog.replaceAll(with: checkpoint.catalog)
         self.deduplication.restore(checkpoint.appliedIDs)
         self.trending.publish(engine.trendingSnapshot())
         self.status.withLock { $0.positions = checkpoint.positions }
@@ -238,6 +244,14 @@ public final class StreamProcessor<Log: EventLog>: Service {
         events.reserveCapacity(records.count)
         for record in records {
             positions[record.topicPartition] = record.offset + 1
+            if record.topicPartition.topic == CatalogService<Log>.topic {
+                if let change = try? CatalogChange(decoding: record.payload) {
+                    self.catalog.apply(change)
+                } else {
+                    self.metrics.undecodable.increment()
+                }
+                continue
+            }
             let event: Event
             do {
                 event = try Event(decoding: record.payload)
@@ -303,7 +317,8 @@ public final class StreamProcessor<Log: EventLog>: Service {
             positions: positions,
             profiles: self.profiles.snapshot(),
             engine: self.engine.snapshot(),
-            ids: self.deduplication.snapshot()
+            ids: self.deduplication.snapshot(),
+            catalog: self.catalog.all()
         )
     }
 
@@ -320,7 +335,8 @@ public final class StreamProcessor<Log: EventLog>: Service {
                 input.engine.encode(into: &writer)
                 return writer.bytes
             }(),
-            appliedIDs: input.ids.appliedIDs()
+            appliedIDs: input.ids.appliedIDs(),
+            catalog: input.catalog
         )
         do {
             try await self.checkpoints.save(checkpoint)

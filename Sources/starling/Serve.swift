@@ -82,6 +82,21 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("retrain-epochs"), help: "Passes over the data in a full retrain.")
     var retrainEpochs = 10
 
+    @Option(
+        name: .customLong("boost"),
+        help: ArgumentHelp("Boost items whose catalogue attribute matches, in every list (repeatable).", valueName: "attribute:value:factor")
+    )
+    var boosts: [String] = []
+
+    @Option(
+        name: .customLong("bury"),
+        help: ArgumentHelp("Bury items whose catalogue attribute matches (factor 0.2 unless given; repeatable).", valueName: "attribute:value[:factor]")
+    )
+    var buries: [String] = []
+
+    @Option(name: .customLong("category-cap"), help: "At most this many items per category in every list.")
+    var categoryCap: Int?
+
     @Option(name: .customLong("dedup-hours"), help: "How long event ids are remembered for de-duplication, in hours.")
     var deduplicationHours = 24
 
@@ -111,6 +126,8 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--retrain-minutes must not be negative and --retrain-epochs must be positive")
         }
         _ = try self.engineConfiguration()
+        _ = try self.rules()
+        if let cap = self.categoryCap, cap < 1 { throw ValidationError("--category-cap must be positive") }
         guard Logger.Level(rawValue: self.logLevel) != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
         }
@@ -135,7 +152,8 @@ struct Serve: AsyncParsableCommand {
                 throw ValidationError("--event-type \(declaration): \(error.description)")
             }
         }
-        let topics = Dictionary(uniqueKeysWithValues: schema.topics.map { ($0, self.partitions) })
+        var topics = Dictionary(uniqueKeysWithValues: schema.topics.map { ($0, self.partitions) })
+        topics[CatalogService<SegmentedEventLog>.topic] = self.partitions
         let log = try SegmentedEventLog.open(
             configuration: .init(
                 directory: "\(self.dataDirectory)/log",
@@ -148,12 +166,14 @@ struct Serve: AsyncParsableCommand {
             logger: logger
         )
         let profiles = MemoryProfileStore()
+        let catalog = ItemCatalog()
         let deduplication = DeduplicationIndex(retention: .seconds(self.deduplicationHours * 3_600))
         let processor = StreamProcessor(
             log: log,
             profiles: profiles,
             deduplication: deduplication,
             checkpoints: try FileCheckpointStore(directory: "\(self.dataDirectory)/checkpoints"),
+            catalog: catalog,
             configuration: .init(
                 checkpointInterval: .seconds(self.checkpointSeconds),
                 engine: try self.engineConfiguration()
@@ -180,7 +200,10 @@ struct Serve: AsyncParsableCommand {
             recommendations: RecommendationService(
                 profiles: profiles,
                 trending: processor.trending,
-                engine: processor.engine
+                engine: processor.engine,
+                catalog: catalog,
+                defaultRules: try self.rules(),
+                defaultCategoryCap: self.categoryCap
             ),
             readiness: { (processor.isReady, processor.isRecovered, processor.lag()) },
             metricsText: { MetricsHelp.annotate(registry.emitToString()) },
@@ -200,7 +223,8 @@ struct Serve: AsyncParsableCommand {
                     )
                 },
                 requestRetrain: { retrainer.requestRetrain() }
-            )
+            ),
+            catalog: CatalogService(log: log, catalog: catalog)
         )
         let app = Application(
             router: buildRouter(components),
@@ -217,6 +241,24 @@ struct Serve: AsyncParsableCommand {
             ]
         )
         try await app.runService()
+    }
+
+    /// The configured boost and bury rules.
+    func rules() throws -> [RecommendationRequest.AttributeRule] {
+        var rules: [RecommendationRequest.AttributeRule] = []
+        for raw in self.boosts {
+            guard let rule = RecommendationRequest.AttributeRule(parsing: raw, defaultFactor: nil) else {
+                throw ValidationError("--boost \(raw): expected attribute:value:factor")
+            }
+            rules.append(rule)
+        }
+        for raw in self.buries {
+            guard let rule = RecommendationRequest.AttributeRule(parsing: raw, defaultFactor: 0.2) else {
+                throw ValidationError("--bury \(raw): expected attribute:value or attribute:value:factor")
+            }
+            rules.append(rule)
+        }
+        return rules
     }
 
     /// The engine configuration: defaults, the trending half-life option, then every `--model` setting.

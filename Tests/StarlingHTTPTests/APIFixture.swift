@@ -27,7 +27,9 @@ struct APIFixture {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("starling-http-\(UUID())").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let logger = Logger(label: "starling.test")
-        let topics = Dictionary(uniqueKeysWithValues: EventSchema().topics.map { ($0, 2) })
+        var topics = Dictionary(uniqueKeysWithValues: EventSchema().topics.map { ($0, 2) })
+        topics[CatalogService<SegmentedEventLog>.topic] = 2
+        let catalog = ItemCatalog()
         let log = try SegmentedEventLog.open(
             configuration: .init(directory: directory, topics: topics, maxPendingBytes: self.maxPendingBytes),
             logger: logger
@@ -39,6 +41,7 @@ struct APIFixture {
             profiles: profiles,
             deduplication: dedup,
             checkpoints: MemoryCheckpointStore(),
+            catalog: catalog,
             logger: logger
         )
         let forceRecovering = self.forceRecovering
@@ -57,7 +60,8 @@ struct APIFixture {
             recommendations: RecommendationService(
                 profiles: profiles,
                 trending: processor.trending,
-                engine: processor.engine
+                engine: processor.engine,
+                catalog: catalog
             ),
             readiness: {
                 forceRecovering ? (false, false, 0) : (processor.isReady, processor.isRecovered, processor.lag())
@@ -76,7 +80,8 @@ struct APIFixture {
                     )
                 },
                 requestRetrain: { retrainer.requestRetrain() }
-            )
+            ),
+            catalog: CatalogService(log: log, catalog: catalog)
         )
         let app = Application(router: buildRouter(components), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
         try await withThrowingTaskGroup(of: Void.self) { group in

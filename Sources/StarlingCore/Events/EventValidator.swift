@@ -88,18 +88,18 @@ public struct EventValidator: Sendable {
                 }
                 type = candidate
             case "user":
-                user = try Self.identifier(member.value, field: "user", maxLength: 256)
+                user = try FieldParsing.identifier(member.value, field: "user", maxLength: 256)
             case "item":
                 if member.value != .null {
-                    item = try Self.identifier(member.value, field: "item", maxLength: 256)
+                    item = try FieldParsing.identifier(member.value, field: "item", maxLength: 256)
                 }
             case "session":
                 if member.value != .null {
-                    session = try Self.identifier(member.value, field: "session", maxLength: 256)
+                    session = try FieldParsing.identifier(member.value, field: "session", maxLength: 256)
                 }
             case "id":
                 if member.value != .null {
-                    id = try Self.identifier(member.value, field: "id", maxLength: 128)
+                    id = try FieldParsing.identifier(member.value, field: "id", maxLength: 128)
                 }
             case "timestamp":
                 timestamp = try self.timestamp(member.value, receivedAt: receivedAt)
@@ -134,50 +134,8 @@ public struct EventValidator: Sendable {
         )
     }
 
-    private static func identifier(_ json: JSONValue, field: String, maxLength: Int) throws(EventValidationError)
-        -> String
-    {
-        guard case .string(let string) = json else {
-            throw EventValidationError(field: field, "must be a string, found \(json.typeName)")
-        }
-        // Count characters only when the byte count leaves doubt: ASCII ids are the common case.
-        let bytes = string.utf8.count
-        let length = bytes <= maxLength ? bytes : string.count
-        guard length >= 1 else { throw EventValidationError(field: field, "must not be empty") }
-        guard length <= maxLength else {
-            throw EventValidationError(field: field, "must be at most \(maxLength) characters, found \(length)")
-        }
-        return string
-    }
-
     private func timestamp(_ json: JSONValue, receivedAt: EventTime) throws(EventValidationError) -> EventTime? {
-        let time: EventTime
-        switch json {
-        case .null:
-            return nil
-        case .number(_, let integer?):
-            guard integer >= 0 else {
-                throw EventValidationError(field: "timestamp", "must not be before 1970-01-01T00:00:00Z")
-            }
-            time = EventTime(milliseconds: integer)
-        case .string(let string):
-            do throws(RFC3339.ParseError) {
-                time = try RFC3339.parse(string)
-            } catch {
-                throw EventValidationError(
-                    field: "timestamp",
-                    "'\(Self.truncated(string))' is not an RFC 3339 date-time: \(error.description)"
-                )
-            }
-            guard time.milliseconds >= 0 else {
-                throw EventValidationError(field: "timestamp", "must not be before 1970-01-01T00:00:00Z")
-            }
-        default:
-            throw EventValidationError(
-                field: "timestamp",
-                "must be an RFC 3339 string or integer epoch milliseconds, found \(json.typeName)"
-            )
-        }
+        guard let time = try FieldParsing.time(json, field: "timestamp") else { return nil }
         let limit = receivedAt.advanced(byMilliseconds: self.configuration.maxFutureSkewMilliseconds)
         guard time <= limit else {
             throw EventValidationError(
@@ -218,46 +176,10 @@ public struct EventValidator: Sendable {
     }
 
     private func context(_ json: JSONValue) throws(EventValidationError) -> [(key: String, value: ContextValue)] {
-        switch json {
-        case .null:
-            return []
-        case .object(let members):
-            var size = 0
-            var result: [(key: String, value: ContextValue)] = []
-            result.reserveCapacity(members.count)
-            for member in members {
-                guard !member.key.isEmpty else { throw EventValidationError(field: "context", "keys must not be empty") }
-                size += member.key.utf8.count
-                switch member.value {
-                case .string(let s):
-                    size += s.utf8.count
-                    result.append((member.key, .string(s)))
-                case .number(let d, _):
-                    size += 8
-                    result.append((member.key, .number(d)))
-                case .bool(let b):
-                    size += 8
-                    result.append((member.key, .bool(b)))
-                default:
-                    throw EventValidationError(
-                        field: "context.\(Self.truncated(member.key))",
-                        "must be a string, number or boolean, found \(member.value.typeName)"
-                    )
-                }
-            }
-            guard size <= self.configuration.maxContextBytes else {
-                throw EventValidationError(
-                    field: "context",
-                    "is \(size) bytes, more than the limit of \(self.configuration.maxContextBytes)"
-                )
-            }
-            return result
-        default:
-            throw EventValidationError(field: "context", "must be an object, found \(json.typeName)")
-        }
+        try FieldParsing.flatObject(json, field: "context", maxBytes: self.configuration.maxContextBytes)
     }
 
     private static func truncated(_ string: String) -> String {
-        string.count <= 64 ? string : String(string.prefix(64)) + "…"
+        FieldParsing.truncated(string)
     }
 }

@@ -41,9 +41,8 @@ public struct IngestBatchDecoder: Sendable {
     public func decode(_ body: UnsafeBufferPointer<UInt8>, format: Format, receivedAt: EventTime)
         throws(DecodingError) -> [Entry]
     {
-        switch format {
-        case .json: try self.decodeEnvelope(body, receivedAt: receivedAt)
-        case .ndjson: try self.decodeLines(body, receivedAt: receivedAt)
+        try BatchBody.decode(body, format: format, envelopeKey: "events", noun: "events", maxEntries: self.maxEvents) {
+            self.validator.validate($0, receivedAt: receivedAt)
         }
     }
 
@@ -54,54 +53,101 @@ public struct IngestBatchDecoder: Sendable {
         }
         return try result.get()
     }
+}
 
-    private func decodeEnvelope(_ body: UnsafeBufferPointer<UInt8>, receivedAt: EventTime) throws(DecodingError)
-        -> [Entry]
-    {
+/// Decoding of batch request bodies shared by events and catalogue items: a JSON body (an envelope object holding an
+/// array, or a bare array) or NDJSON, with one validation result per entry.
+public enum BatchBody {
+    /// Decodes a batch.
+    ///
+    /// - Parameters:
+    ///   - envelopeKey: The key of the array in a JSON object body (`"events"`); `nil` when the body is the array.
+    ///   - noun: What the entries are, for messages (`"events"`, `"items"`).
+    ///   - maxEntries: The most entries accepted; more fail the body as too large.
+    ///   - validate: Validates one entry.
+    public static func decode<T>(
+        _ body: UnsafeBufferPointer<UInt8>,
+        format: IngestBatchDecoder.Format,
+        envelopeKey: String?,
+        noun: String,
+        maxEntries: Int,
+        validate: (JSONValue) -> Result<T, EventValidationError>
+    ) throws(IngestBatchDecoder.DecodingError) -> [Result<T, EventValidationError>] {
+        switch format {
+        case .json:
+            try self.decodeJSON(body, envelopeKey: envelopeKey, noun: noun, maxEntries: maxEntries, validate: validate)
+        case .ndjson:
+            try self.decodeLines(body, noun: noun, maxEntries: maxEntries, validate: validate)
+        }
+    }
+
+    private static func decodeJSON<T>(
+        _ body: UnsafeBufferPointer<UInt8>,
+        envelopeKey: String?,
+        noun: String,
+        maxEntries: Int,
+        validate: (JSONValue) -> Result<T, EventValidationError>
+    ) throws(IngestBatchDecoder.DecodingError) -> [Result<T, EventValidationError>] {
         var scanner = JSONScanner(body)
-        var entries: [Entry]?
+        var entries: [Result<T, EventValidationError>]?
         var overLimit = false
-        do throws(JSONSyntaxError) {
-            guard scanner.peek() == UInt8(ascii: "{") else {
-                throw scanner.error("expected an object of the form {\"events\": [...]}")
-            }
-            try scanner.readObject { scanner, key throws(JSONSyntaxError) in
-                guard key == "events" else {
-                    _ = try scanner.readValue()
+        func readArray(_ scanner: inout JSONScanner) throws(JSONSyntaxError) {
+            var decoded: [Result<T, EventValidationError>] = []
+            try scanner.readArray { scanner, index throws(JSONSyntaxError) in
+                let value = try scanner.readValue()
+                if index >= maxEntries {
+                    overLimit = true
                     return
                 }
-                guard entries == nil else { throw scanner.error("\"events\" appears more than once") }
-                guard scanner.peek() == UInt8(ascii: "[") else {
-                    throw scanner.error("\"events\" must be an array")
+                decoded.append(validate(value))
+            }
+            entries = decoded
+        }
+        do throws(JSONSyntaxError) {
+            if let envelopeKey {
+                guard scanner.peek() == UInt8(ascii: "{") else {
+                    throw scanner.error("expected an object of the form {\"\(envelopeKey)\": [...]}")
                 }
-                var decoded: [Entry] = []
-                try scanner.readArray { scanner, index throws(JSONSyntaxError) in
-                    let value = try scanner.readValue()
-                    if index >= self.maxEvents {
-                        overLimit = true
+                try scanner.readObject { scanner, key throws(JSONSyntaxError) in
+                    guard key == envelopeKey else {
+                        _ = try scanner.readValue()
                         return
                     }
-                    decoded.append(self.validator.validate(value, receivedAt: receivedAt))
+                    guard entries == nil else { throw scanner.error("\"\(envelopeKey)\" appears more than once") }
+                    guard scanner.peek() == UInt8(ascii: "[") else {
+                        throw scanner.error("\"\(envelopeKey)\" must be an array")
+                    }
+                    try readArray(&scanner)
                 }
-                entries = decoded
+            } else {
+                guard scanner.peek() == UInt8(ascii: "[") else {
+                    throw scanner.error("expected a JSON array of \(noun)")
+                }
+                try readArray(&scanner)
             }
             try scanner.expectEnd()
         } catch {
-            throw DecodingError(isTooLarge: false, description: error.description)
+            throw IngestBatchDecoder.DecodingError(isTooLarge: false, description: error.description)
         }
         if overLimit {
-            throw DecodingError(isTooLarge: true, description: "a batch may hold at most \(self.maxEvents) events")
+            throw IngestBatchDecoder.DecodingError(isTooLarge: true, description: "a batch may hold at most \(maxEntries) \(noun)")
         }
         guard let entries else {
-            throw DecodingError(isTooLarge: false, description: "the body must have an \"events\" array")
+            throw IngestBatchDecoder.DecodingError(
+                isTooLarge: false,
+                description: "the body must have an \"\(envelopeKey ?? noun)\" array"
+            )
         }
         return entries
     }
 
-    private func decodeLines(_ body: UnsafeBufferPointer<UInt8>, receivedAt: EventTime) throws(DecodingError)
-        -> [Entry]
-    {
-        var entries: [Entry] = []
+    private static func decodeLines<T>(
+        _ body: UnsafeBufferPointer<UInt8>,
+        noun: String,
+        maxEntries: Int,
+        validate: (JSONValue) -> Result<T, EventValidationError>
+    ) throws(IngestBatchDecoder.DecodingError) -> [Result<T, EventValidationError>] {
+        var entries: [Result<T, EventValidationError>] = []
         var parsedAny = false
         var firstError: String?
         var lineStart = 0
@@ -113,15 +159,15 @@ public struct IngestBatchDecoder: Sendable {
             let line = UnsafeBufferPointer(rebasing: body[lineStart..<lineEnd])
             lineStart = lineEnd + 1
             guard line.contains(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0D }) else { continue }
-            guard entries.count < self.maxEvents else {
-                throw DecodingError(isTooLarge: true, description: "a batch may hold at most \(self.maxEvents) events")
+            guard entries.count < maxEntries else {
+                throw IngestBatchDecoder.DecodingError(isTooLarge: true, description: "a batch may hold at most \(maxEntries) \(noun)")
             }
             var scanner = JSONScanner(line)
             do throws(JSONSyntaxError) {
                 let value = try scanner.readValue()
                 try scanner.expectEnd()
                 parsedAny = true
-                entries.append(self.validator.validate(value, receivedAt: receivedAt))
+                entries.append(validate(value))
             } catch {
                 let message = "line \(lineNumber): invalid JSON at column \(error.column): \(error.message)"
                 firstError = firstError ?? message
@@ -129,7 +175,7 @@ public struct IngestBatchDecoder: Sendable {
             }
         }
         if !parsedAny, let firstError {
-            throw DecodingError(isTooLarge: false, description: firstError)
+            throw IngestBatchDecoder.DecodingError(isTooLarge: false, description: firstError)
         }
         return entries
     }

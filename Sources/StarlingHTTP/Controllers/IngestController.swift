@@ -35,15 +35,10 @@ public struct IngestController<Log: EventLog>: Sendable {
 
     func post(_ request: Request, context: some RequestContext) async throws -> Response {
         let format: IngestBatchDecoder.Format
-        switch Self.mediaType(request.headers[.contentType]) {
-        case "application/json": format = .json
-        case "application/x-ndjson", "application/jsonl", "application/jsonlines": format = .ndjson
-        case let other:
-            let found = other.map { "'\($0)'" } ?? "none"
-            return Responses.error(
-                .unsupportedMediaType,
-                "Content-Type must be application/json or application/x-ndjson, found \(found)"
-            )
+        do throws(HTTPFailure) {
+            format = try BodyReader.batchFormat(request)
+        } catch {
+            return error.response
         }
         guard self.isAccepting() else {
             return Responses.error(
@@ -54,9 +49,9 @@ public struct IngestController<Log: EventLog>: Sendable {
         }
         let body: ByteBuffer
         do {
-            body = try await request.body.collect(upTo: self.maxBodyBytes)
-        } catch is NIOTooManyBytesError {
-            return Responses.error(.contentTooLarge, "the body is larger than the limit of \(self.maxBodyBytes) bytes")
+            body = try await BodyReader.collect(request, maxBytes: self.maxBodyBytes)
+        } catch let failure as HTTPFailure {
+            return failure.response
         }
         let receivedAt = EventTime.now()
         let entries: [IngestBatchDecoder.Entry]
@@ -96,12 +91,5 @@ public struct IngestController<Log: EventLog>: Sendable {
         writer.endArray()
         writer.endObject()
         return Responses.json(writer)
-    }
-
-    /// The media type of a Content-Type header, lower-cased and without parameters.
-    static func mediaType(_ header: String?) -> String? {
-        guard let header else { return nil }
-        let type = header.split(separator: ";", maxSplits: 1).first.map(String.init) ?? header
-        return type.trimmingCharacters(in: .whitespaces).lowercased()
     }
 }

@@ -61,7 +61,13 @@ public struct RecommendationController<Profiles: ProfileStore>: Sendable {
         } catch {
             return error.response
         }
-        let result = try await self.service.recommendations(for: user, count: count, excluding: Self.excluded(request))
+        let options: RecommendationRequest
+        do throws(HTTPFailure) {
+            options = try Self.options(request, count: count)
+        } catch {
+            return error.response
+        }
+        let result = try await self.service.recommendations(for: user, options)
         var writer = JSONWriter(capacity: 128 + result.items.count * 64)
         writer.beginObject()
         writer.field("user", result.user)
@@ -132,6 +138,74 @@ public struct RecommendationController<Profiles: ProfileStore>: Sendable {
         Responses.write(items, into: &writer)
         writer.endObject()
         return Responses.json(writer)
+    }
+
+    /// Parses the list-shaping query parameters: `exclude`, `category`, `exclude_category`, `tag`, `exclude_tag`
+    /// (comma-separated, repeatable), `exclude_seen` (`true`, `false`, or a window like `30m`, `24h`, `7d`),
+    /// `boost=attribute:value:factor`, `bury=attribute:value[:factor]` (default 0.2), `pin=item:position`,
+    /// `category_cap=N` and `diversity=0..1`.
+    static func options(_ request: Request, count: Int) throws(HTTPFailure) -> RecommendationRequest {
+        let query = request.uri.queryParameters
+        func list(_ name: String) -> Set<String> {
+            var values = Set<String>()
+            for value in query.getAll(name) {
+                for part in value.split(separator: ",") where !part.isEmpty { values.insert(String(part)) }
+            }
+            return values
+        }
+        func fail(_ message: String) -> HTTPFailure {
+            HTTPFailure(response: Responses.error(.badRequest, message))
+        }
+        var options = RecommendationRequest(
+            count: count,
+            exclude: Self.excluded(request),
+            categories: list("category"),
+            excludeCategories: list("exclude_category"),
+            tags: list("tag"),
+            excludeTags: list("exclude_tag")
+        )
+        if let raw = query.get("exclude_seen").map({ String($0) }) {
+            switch raw {
+            case "true", "all": options.excludeSeen = .all
+            case "false", "none": options.excludeSeen = .none
+            default:
+                let units: [Character: Int64] = ["s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000]
+                guard let unit = raw.last.flatMap({ units[$0] }), let amount = Int64(raw.dropLast()), amount > 0 else {
+                    throw fail("exclude_seen must be true, false or a window like 30m, 24h or 7d, found '\(raw)'")
+                }
+                options.excludeSeen = .within(milliseconds: amount * unit)
+            }
+        }
+        for raw in query.getAll("boost") {
+            guard let rule = RecommendationRequest.AttributeRule(parsing: String(raw), defaultFactor: nil) else {
+                throw fail("boost must be attribute:value:factor with a factor of 0 or more, found '\(raw)'")
+            }
+            options.rules.append(rule)
+        }
+        for raw in query.getAll("bury") {
+            guard let rule = RecommendationRequest.AttributeRule(parsing: String(raw), defaultFactor: 0.2) else {
+                throw fail("bury must be attribute:value or attribute:value:factor, found '\(raw)'")
+            }
+            options.rules.append(rule)
+        }
+        for raw in query.getAll("pin") {
+            let parts = raw.split(separator: ":")
+            guard parts.count == 2, let position = Int(parts[1]), position >= 1, position <= count else {
+                throw fail("pin must be item:position with a position from 1 to \(count), found '\(raw)'")
+            }
+            options.pins.append((String(parts[0]), position))
+        }
+        if let raw = query.get("category_cap") {
+            guard let cap = Int(raw), cap >= 1 else { throw fail("category_cap must be a positive integer, found '\(raw)'") }
+            options.categoryCap = cap
+        }
+        if let raw = query.get("diversity") {
+            guard let diversity = Double(raw), diversity >= 0, diversity <= 1 else {
+                throw fail("diversity must be a number from 0 to 1, found '\(raw)'")
+            }
+            options.diversity = diversity
+        }
+        return options
     }
 
     /// The `exclude` query parameter(s): comma-separated item ids.

@@ -301,23 +301,31 @@ public struct RecommendationEngine: Recommender, Sendable {
     }
 
     /// The top candidates for `user` from `source`, never an item the user has seen or one in `excluding`.
-    public func candidates(user: String, count: Int, source: RecommendationSource, excluding: Set<Int32>)
-        -> [Candidate]
-    {
+    ///
+    /// - Parameter excludeSeen: When `false`, items the user has seen may come back (disliked ones never do).
+    public func candidates(
+        user: String,
+        count: Int,
+        source: RecommendationSource,
+        excluding: Set<Int32>,
+        excludeSeen: Bool = true
+    ) -> [Candidate] {
         let userID = self.userIDs[user]
+        let blocked = self.blockedMask(user: userID, excluding: excluding, excludeSeen: excludeSeen)
         if source == .blend {
-            return self.blend(user: userID, count: count, excluding: excluding)
+            return self.blend(user: userID, count: count, blocked: blocked)
         }
-        let blocked = self.blockedMask(user: userID, excluding: excluding)
         return self.candidates(user: userID, count: count, source: source, blocked: blocked)
     }
 
     /// Per item: whether it must not be recommended (seen by the user, disliked, or excluded by the request).
     /// Built once per request so that scanning sources test one array element per item.
-    private func blockedMask(user: Int32?, excluding: Set<Int32>) -> [Bool] {
+    private func blockedMask(user: Int32?, excluding: Set<Int32>, excludeSeen: Bool = true) -> [Bool] {
         var mask = [Bool](repeating: false, count: self.itemKeys.count)
         if let user {
-            for item in self.users[Int(user)].seen { mask[Int(item)] = true }
+            for item in excludeSeen ? self.users[Int(user)].seen : self.users[Int(user)].disliked {
+                mask[Int(item)] = true
+            }
         }
         for item in excluding where Int(item) < mask.count && item >= 0 { mask[Int(item)] = true }
         return mask
@@ -446,8 +454,7 @@ public struct RecommendationEngine: Recommender, Sendable {
         }
     }
 
-    private func blend(user: Int32?, count: Int, excluding: Set<Int32>) -> [Candidate] {
-        let blocked = self.blockedMask(user: user, excluding: excluding)
+    private func blend(user: Int32?, count: Int, blocked: [Bool]) -> [Candidate] {
         guard let id = user, self.users[Int(id)].events > 0 else {
             return self.candidates(user: user, count: count, source: .trending, blocked: blocked)
         }
@@ -576,6 +583,22 @@ public struct RecommendationEngine: Recommender, Sendable {
         }
         self.pendingReplay = nil
         self.modelVersion += 1
+    }
+
+    /// The category of `item`, from the latest event that named one in `context.category`.
+    public func category(of item: Int32) -> String? {
+        self.itemCategories[item]
+    }
+
+    /// Cosine similarity of two items' embeddings (for diversity).
+    public func embeddingSimilarity(_ a: Int32, _ b: Int32) -> Float {
+        let d = self.factors.configuration.dimensions
+        return self.factors.itemFactors.withUnsafeBufferPointer { items in
+            let pa = items.baseAddress! + Int(a) * d
+            let pb = items.baseAddress! + Int(b) * d
+            let norm = (VectorMath.dot(pa, pa, d) * VectorMath.dot(pb, pb, d)).squareRoot()
+            return norm > 0 ? VectorMath.dot(pa, pb, d) / norm : 0
+        }
     }
 
     /// The trending list with item names, for serving.

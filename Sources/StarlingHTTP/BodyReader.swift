@@ -1,0 +1,53 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import StarlingCore
+
+/// Reading request bodies the same way everywhere: a content type that says JSON or NDJSON (415 otherwise) and a
+/// size limit (413 beyond).
+enum BodyReader {
+    /// The batch format named by the request's Content-Type.
+    static func batchFormat(_ request: Request) throws(HTTPFailure) -> IngestBatchDecoder.Format {
+        switch self.mediaType(request.headers[.contentType]) {
+        case "application/json": return .json
+        case "application/x-ndjson", "application/jsonl", "application/jsonlines": return .ndjson
+        case let other:
+            let found = other.map { "'\($0)'" } ?? "none"
+            throw HTTPFailure(
+                response: Responses.error(
+                    .unsupportedMediaType,
+                    "Content-Type must be application/json or application/x-ndjson, found \(found)"
+                )
+            )
+        }
+    }
+
+    /// Requires a JSON Content-Type.
+    static func requireJSON(_ request: Request) throws(HTTPFailure) {
+        guard self.mediaType(request.headers[.contentType]) == "application/json" else {
+            let found = self.mediaType(request.headers[.contentType]).map { "'\($0)'" } ?? "none"
+            throw HTTPFailure(
+                response: Responses.error(.unsupportedMediaType, "Content-Type must be application/json, found \(found)")
+            )
+        }
+    }
+
+    /// The whole body, up to `maxBytes`.
+    static func collect(_ request: Request, maxBytes: Int) async throws -> ByteBuffer {
+        do {
+            return try await request.body.collect(upTo: maxBytes)
+        } catch is NIOTooManyBytesError {
+            throw HTTPFailure(
+                response: Responses.error(.contentTooLarge, "the body is larger than the limit of \(maxBytes) bytes")
+            )
+        }
+    }
+
+    /// The media type of a Content-Type header, lower-cased and without parameters.
+    static func mediaType(_ header: String?) -> String? {
+        guard let header else { return nil }
+        let type = header.split(separator: ";", maxSplits: 1).first.map(String.init) ?? header
+        return type.trimmingCharacters(in: .whitespaces).lowercased()
+    }
+}
