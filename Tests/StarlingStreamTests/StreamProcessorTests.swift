@@ -207,4 +207,55 @@ struct StreamProcessorTests {
         }
         await log.close()
     }
+
+    @Test func theCatalogueIsRebuiltFromTheLogAndCheckpoints() async throws {
+        let directory = TemporaryDirectory()
+        let checkpoints = try FileCheckpointStore(directory: "\(directory.path)/checkpoints")
+        func open() throws -> SegmentedEventLog {
+            var topics = Dictionary(uniqueKeysWithValues: EventSchema().topics.map { ($0, 2) })
+            topics[CatalogService<SegmentedEventLog>.topic] = 2
+            return try SegmentedEventLog.open(configuration: .init(directory: "\(directory.path)/log", topics: topics), logger: testLogger)
+        }
+        do {
+            let log = try open()
+            let service = CatalogService(log: log, catalog: ItemCatalog())
+            try await service.apply([
+                .upsert(CatalogItem(id: "a", category: "x", updatedAt: .seconds(1))),
+                .upsert(CatalogItem(id: "b", available: false, updatedAt: .seconds(1))),
+            ])
+            // First life: the processor applies the catalogue topic and checkpoints it on stop.
+            let catalog = ItemCatalog()
+            let processor = StreamProcessor(
+                log: log,
+                profiles: MemoryProfileStore(),
+                deduplication: DeduplicationIndex(),
+                checkpoints: checkpoints,
+                catalog: catalog,
+                logger: testLogger
+            )
+            try await withRunningProcessor(processor) {
+                try await eventually("catalogue applied") { catalog.count == 2 }
+            }
+            try await service.apply([.delete(id: "a", at: .seconds(2))])
+            await log.close()
+        }
+        let log = try open()
+        let catalog = ItemCatalog()
+        let processor = StreamProcessor(
+            log: log,
+            profiles: MemoryProfileStore(),
+            deduplication: DeduplicationIndex(),
+            checkpoints: checkpoints,
+            catalog: catalog,
+            logger: testLogger
+        )
+        try await withRunningProcessor(processor) {
+            try await eventually("recovered") { processor.isRecovered }
+        }
+        #expect(catalog.item("b")?.available == false)
+        #expect(catalog.isDeleted("a"))
+        #expect(!catalog.isRecommendable("a", at: .now()))
+        #expect(catalog.isRecommendable("never-catalogued", at: .now()))
+        await log.close()
+    }
 }
