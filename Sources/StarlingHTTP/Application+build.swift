@@ -48,6 +48,7 @@ public func buildRouter<Log: EventLog, Profiles: ProfileStore>(
         isAccepting: { components.readiness().recovered }
     ).addRoutes(to: router)
     RecommendationController(service: components.recommendations).addRoutes(to: router)
+    SessionController(service: components.recommendations).addRoutes(to: router)
     OperationsController(readiness: components.readiness, metricsText: components.metricsText).addRoutes(to: router)
     components.models?.addRoutes(to: router)
     if let catalog = components.catalog {

@@ -197,6 +197,33 @@ public struct RecommendationService<Profiles: ProfileStore>: Sendable {
         return Array(result.prefix(request.count))
     }
 
+    /// Recommendations for an anonymous session: items that co-occur with the session's recent items (from the
+    /// events carrying that session id, or the given `recentItems`), topped up with trending items; never one of the
+    /// session's own items. Catalogue rules, filters and diversity apply as for users.
+    public func sessionRecommendations(
+        session: String?,
+        recentItems: [String] = [],
+        _ request: RecommendationRequest
+    ) -> [Recommendation] {
+        let now = EventTime.now()
+        let items = self.engine.read { engine -> [Recommendation] in
+            var recent = session.map { engine.sessionItems($0) } ?? []
+            for name in recentItems {
+                if let id = engine.itemIDs[ItemKey(name)], !recent.contains(id) { recent.append(id) }
+            }
+            var excluded = Set(request.exclude.compactMap { engine.itemIDs[$0] })
+            excluded.formUnion(recent)
+            let depth = request.filters ? max(request.count * 5, request.count + 100) : request.count + 20
+            let candidates = engine.sessionCandidates(recent: recent, count: depth, excluding: excluded)
+            let named = candidates.map {
+                (key: engine.itemKeys[Int($0.item)], score: Double($0.score), reason: $0.reason.description)
+            }
+            let given = Set(recentItems.map { ItemKey($0) })
+            return self.shape(named.filter { !given.contains($0.key) }, request: request, engine: engine, now: now)
+        }
+        return self.pin(items, request: request, now: now)
+    }
+
     /// Items most similar to `item` (by time-decayed co-occurrence), or `nil` when the item was never seen.
     public func similarItems(to item: ItemKey, count: Int, excluding: Set<ItemKey> = []) -> [Recommendation]? {
         self.engine.read { engine in

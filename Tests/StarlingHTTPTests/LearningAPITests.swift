@@ -1,4 +1,5 @@
 import HTTPTypes
+import NIOCore
 import Hummingbird
 import HummingbirdTesting
 import StarlingCore
@@ -115,6 +116,56 @@ struct ModelsAPITests {
             #expect(after["last_retrain_interactions"]?.int == 40)
             let (_, recs) = try await client.getJSON("/v1/users/u1/recommendations")
             #expect(recs["model_version"]?.int == 1)
+        }
+    }
+}
+
+struct SessionAPITests {
+    @Test func anonymousSessionsGetRecommendationsFromTheirOwnItems() async throws {
+        try await APIFixture().run { client, processor in
+            var events: [String] = []
+            for u in 0..<20 {
+                events.append(#"{"type":"like","user":"u\#(u)","item":"tea"}"#)
+                events.append(#"{"type":"like","user":"u\#(u)","item":"scones"}"#)
+                events.append(#"{"type":"view","user":"p\#(u)","item":"popular"}"#)
+                events.append(#"{"type":"view","user":"p\#(u)","item":"popular-2"}"#)
+            }
+            events.append(#"{"type":"view","user":"anon-1","item":"tea","session":"visit-1"}"#)
+            _ = try await client.postEvents("{\"events\":[\(events.joined(separator: ","))]}")
+            try await eventually("applied") { processor.appliedCount == 81 }
+
+            let (status, body) = try await client.getJSON("/v1/sessions/visit-1/recommendations?count=3")
+            #expect(status == .ok)
+            #expect(body["session"]?.string == "visit-1")
+            let items = try #require(body["items"]?.array)
+            #expect(items.first?["item"]?.string == "scones")
+            #expect(items.first?["reason"]?.string == "similar to tea")
+            #expect(!items.contains { $0["item"]?.string == "tea" })
+
+            // An unknown session gets trending items.
+            let (_, unknown) = try await client.getJSON("/v1/sessions/nobody/recommendations?count=1")
+            #expect(unknown["items"]?.array?.first?["reason"]?.string == "trending")
+
+            // Items in the body, nothing stored.
+            let posted = try await client.execute(
+                uri: "/v1/recommendations/session",
+                method: .post,
+                headers: [.contentType: "application/json"],
+                body: ByteBuffer(string: #"{"items":["scones"],"count":2}"#)
+            )
+            #expect(posted.status == .ok)
+            let list = try #require(try posted.json["items"]?.array)
+            #expect(list.count == 2)
+            #expect(list.first?["item"]?.string == "tea")
+
+            let bad = try await client.execute(
+                uri: "/v1/recommendations/session",
+                method: .post,
+                headers: [.contentType: "application/json"],
+                body: ByteBuffer(string: #"{"items":"scones"}"#)
+            )
+            #expect(bad.status == .badRequest)
+            #expect(try bad.json["error"]?.string?.hasPrefix("items:") == true)
         }
     }
 }

@@ -526,7 +526,13 @@ public struct RecommendationEngine: Recommender, Sendable {
         guard fromSession.count < count else { return fromSession }
         let taken = Set(fromSession.map(\.item))
         let fill = self.top(self.trending, count: count, blocked: { blocked($0) || taken.contains($0) }, reason: .trending)
-        return fromSession + fill.prefix(count - fromSession.count)
+        // Trending items fill the list below every session item: scale their scores under the lowest one.
+        let floor = fromSession.last?.score ?? 1
+        let best = fill.first?.score ?? 1
+        return fromSession
+            + fill.prefix(count - fromSession.count).map {
+                Candidate(item: $0.item, score: floor * 0.99 * $0.score / max(best, .leastNonzeroMagnitude), reason: $0.reason)
+            }
     }
 
     // MARK: - Retraining

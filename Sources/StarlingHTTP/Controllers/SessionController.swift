@@ -1,0 +1,86 @@
+import Foundation
+public import Hummingbird
+import HTTPTypes
+import NIOCore
+public import StarlingCore
+public import StarlingServing
+
+/// Recommendations for anonymous visitors: `GET /v1/sessions/{session}/recommendations` from the events that
+/// carried that session id, and `POST /v1/recommendations/session` from a list of recent items in the body
+/// (`{"items": ["a", "b"], "count": 10}`; nothing is stored).
+public struct SessionController<Profiles: ProfileStore>: Sendable {
+    let service: RecommendationService<Profiles>
+
+    public init(service: RecommendationService<Profiles>) {
+        self.service = service
+    }
+
+    public func addRoutes(to router: Router<some RequestContext>) {
+        router.get("/v1/sessions/:session/recommendations") { request, context in
+            self.get(request, context: context)
+        }
+        router.post("/v1/recommendations/session") { request, context in
+            try await self.post(request, context: context)
+        }
+    }
+
+    func get(_ request: Request, context: some RequestContext) -> Response {
+        let raw = context.parameters.get("session") ?? ""
+        let session = raw.utf8.contains(UInt8(ascii: "%")) ? (raw.removingPercentEncoding ?? raw) : raw
+        guard !session.isEmpty, session.count <= 256 else {
+            return Responses.error(.badRequest, "session must be 1-256 characters")
+        }
+        do throws(HTTPFailure) {
+            let count = try RecommendationController<Profiles>.count(request)
+            let options = try RecommendationController<Profiles>.options(request, count: count)
+            let items = self.service.sessionRecommendations(session: session, options)
+            return Self.respond(items, session: session)
+        } catch {
+            return error.response
+        }
+    }
+
+    func post(_ request: Request, context: some RequestContext) async throws -> Response {
+        do {
+            try BodyReader.requireJSON(request)
+            let body = try await BodyReader.collect(request, maxBytes: 1 << 20)
+            let json: JSONValue
+            do {
+                json = try JSONScanner.parse(Array(buffer: body))
+            } catch {
+                return Responses.error(.badRequest, error.description)
+            }
+            guard case .array(let values)? = json["items"] else {
+                return Responses.error(.badRequest, "items: is required and must be an array of item ids")
+            }
+            var items: [String] = []
+            for value in values {
+                guard case .string(let item) = value, !item.isEmpty, item.count <= 256 else {
+                    return Responses.error(.badRequest, "items: every entry must be an item id of 1-256 characters")
+                }
+                items.append(item)
+            }
+            guard items.count <= 100 else { return Responses.error(.badRequest, "items: at most 100 recent items") }
+            var count = try RecommendationController<Profiles>.count(request)
+            if let value = json["count"] {
+                guard case .number(_, let integer?) = value, integer >= 1, integer <= 200 else {
+                    return Responses.error(.badRequest, "count: must be an integer from 1 to 200")
+                }
+                count = Int(integer)
+            }
+            let options = try RecommendationController<Profiles>.options(request, count: count)
+            return Self.respond(self.service.sessionRecommendations(session: nil, recentItems: items, options), session: nil)
+        } catch let failure as HTTPFailure {
+            return failure.response
+        }
+    }
+
+    static func respond(_ items: [Recommendation], session: String?) -> Response {
+        var writer = JSONWriter(capacity: 64 + items.count * 64)
+        writer.beginObject()
+        if let session { writer.field("session", session) }
+        Responses.write(items, into: &writer)
+        writer.endObject()
+        return Responses.json(writer)
+    }
+}
