@@ -23,6 +23,8 @@ public enum MetricsHelp {
         "starling_checkpoint_failures_total": "Processor checkpoints that failed to write.",
         "starling_retrain_duration_seconds": "Time of one full embedding retrain, from snapshot to hot swap.",
         "starling_model_version": "Version of the retrained embeddings in use.",
+        "starling_cache_requests_total": "Recommendation cache lookups, by result (hit or miss).",
+        "starling_cache_busts_total": "Cached recommendation lists dropped because of a significant event.",
     ]
 
     /// Inserts a `# HELP` line before each `# TYPE` line whose metric is in ``catalog``.

@@ -88,6 +88,29 @@ public struct RecommendationRequest: Sendable {
         self.diversity = diversity
     }
 
+    /// A canonical text of every option, the key of cached lists.
+    var cacheKey: String {
+        var key = "\(self.count)"
+        func add(_ name: String, _ values: some Collection<String>) {
+            if !values.isEmpty { key += "|\(name)=" + values.sorted().joined(separator: ",") }
+        }
+        add("x", self.exclude.map(\.name))
+        add("c", self.categories)
+        add("xc", self.excludeCategories)
+        add("t", self.tags)
+        add("xt", self.excludeTags)
+        switch self.excludeSeen {
+        case .all: break
+        case .none: key += "|seen=none"
+        case .within(let ms): key += "|seen=\(ms)"
+        }
+        for rule in self.rules { key += "|r=\(rule.attribute):\(rule.value):\(rule.factor)" }
+        for pin in self.pins { key += "|p=\(pin.item):\(pin.position)" }
+        if let cap = self.categoryCap { key += "|cap=\(cap)" }
+        if let diversity = self.diversity { key += "|d=\(diversity)" }
+        return key
+    }
+
     /// Whether the list needs more candidates than `count` before filtering.
     var filters: Bool {
         !self.categories.isEmpty || !self.excludeCategories.isEmpty || !self.tags.isEmpty || !self.excludeTags.isEmpty

@@ -17,6 +17,8 @@ public struct RecommendationService<Profiles: ProfileStore>: Sendable {
     public var defaultRules: [RecommendationRequest.AttributeRule]
     /// A category cap applied when the request sets none.
     public var defaultCategoryCap: Int?
+    /// Cached lists, when caching is on.
+    public let cache: RecommendationCache?
 
     public init(
         profiles: Profiles,
@@ -24,8 +26,10 @@ public struct RecommendationService<Profiles: ProfileStore>: Sendable {
         engine: EngineStore,
         catalog: ItemCatalog = ItemCatalog(),
         defaultRules: [RecommendationRequest.AttributeRule] = [],
-        defaultCategoryCap: Int? = nil
+        defaultCategoryCap: Int? = nil,
+        cache: RecommendationCache? = nil
     ) {
+        self.cache = cache
         self.profiles = profiles
         self.trending = trending
         self.engine = engine
@@ -52,6 +56,32 @@ public struct RecommendationService<Profiles: ProfileStore>: Sendable {
     /// never appear), category and tag filters, the seen-items window, boost and bury rules, a per-category cap or
     /// maximal-marginal-relevance diversity, and pinned items.
     public func recommendations(for user: String, _ request: RecommendationRequest) async throws -> Recommendations {
+        guard let cache = self.cache else { return try await self.compute(for: user, request) }
+        let now = EventTime.now()
+        let key = request.cacheKey
+        // Read the epoch first: a bust after this point makes the list computed below unstorable.
+        let epoch = cache.epoch(of: user)
+        if let hit = cache.lookup(user: user, key: key, isRecommendable: { self.catalog.isRecommendable($0, at: now) }) {
+            return Recommendations(
+                user: user,
+                items: hit.items,
+                profileVersion: hit.profileVersion,
+                modelVersion: hit.modelVersion
+            )
+        }
+        let computed = try await self.compute(for: user, request)
+        cache.store(
+            computed.items,
+            user: user,
+            key: key,
+            epoch: epoch,
+            profileVersion: computed.profileVersion,
+            modelVersion: computed.modelVersion
+        )
+        return computed
+    }
+
+    private func compute(for user: String, _ request: RecommendationRequest) async throws -> Recommendations {
         let profile = try await self.profiles.profile(for: user)
         let now = EventTime.now()
         var recentlySeen = Set<ItemKey>()

@@ -79,6 +79,7 @@ public final class StreamProcessor<Log: EventLog>: Service {
     private let status = LockedBox(Status())
     private let logger: Logger
     private let freshnessObserver: (@Sendable (Int64) -> Void)?
+    private let onApplied: (@Sendable (Event) -> Void)?
     private let metrics = ProcessorMetrics()
 
     /// Creates a processor.
@@ -91,6 +92,8 @@ public final class StreamProcessor<Log: EventLog>: Service {
     ///   - configuration: Settings.
     ///   - logger: The logger for background messages.
     ///   - freshnessObserver: Called with each record's freshness in nanoseconds (for benchmarks).
+    ///   - onApplied: Called with each event after the models learned it and before the user's profile version
+    ///     moves (used to bust cached lists).
     public init(
         log: Log,
         profiles: MemoryProfileStore,
@@ -99,8 +102,10 @@ public final class StreamProcessor<Log: EventLog>: Service {
         catalog: ItemCatalog = ItemCatalog(),
         configuration: Configuration = .init(),
         logger: Logger,
-        freshnessObserver: (@Sendable (Int64) -> Void)? = nil
+        freshnessObserver: (@Sendable (Int64) -> Void)? = nil,
+        onApplied: (@Sendable (Event) -> Void)? = nil
     ) {
+        self.onApplied = onApplied
         self.catalog = catalog
         self.log = log
         self.profiles = profiles
@@ -279,6 +284,8 @@ public final class StreamProcessor<Log: EventLog>: Service {
                 for event in events[start..<end] { engine.learn(event) }
             }
             for event in events[start..<end] {
+                // After the models learned it and before the profile version moves (cache busting relies on it).
+                self.onApplied?(event)
                 self.profiles.modify(event.user) { $0.apply(event) }
             }
             start = end

@@ -97,6 +97,18 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("category-cap"), help: "At most this many items per category in every list.")
     var categoryCap: Int?
 
+    @Option(name: .customLong("cache-ttl-seconds"), help: "Lifetime of cached recommendation lists; 0 turns caching off.")
+    var cacheTTLSeconds = 60
+
+    @Option(name: .customLong("cache-capacity"), help: "Users whose lists are cached.")
+    var cacheCapacity = 100_000
+
+    @Option(
+        name: .customLong("bust-on"),
+        help: ArgumentHelp("Event types that bust a user's cached lists.", valueName: "type,type,…")
+    )
+    var bustOn = "like,dislike,purchase,add_to_cart"
+
     @Option(name: .customLong("dedup-hours"), help: "How long event ids are remembered for de-duplication, in hours.")
     var deduplicationHours = 24
 
@@ -128,6 +140,9 @@ struct Serve: AsyncParsableCommand {
         _ = try self.engineConfiguration()
         _ = try self.rules()
         if let cap = self.categoryCap, cap < 1 { throw ValidationError("--category-cap must be positive") }
+        guard self.cacheTTLSeconds >= 0, self.cacheCapacity >= 1 else {
+            throw ValidationError("--cache-ttl-seconds must not be negative and --cache-capacity must be positive")
+        }
         guard Logger.Level(rawValue: self.logLevel) != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
         }
@@ -167,6 +182,15 @@ struct Serve: AsyncParsableCommand {
         )
         let profiles = MemoryProfileStore()
         let catalog = ItemCatalog()
+        let cache: RecommendationCache? =
+            self.cacheTTLSeconds > 0
+            ? RecommendationCache(
+                configuration: .init(
+                    capacity: self.cacheCapacity,
+                    timeToLive: .seconds(self.cacheTTLSeconds),
+                    significantEvents: Set(self.bustOn.split(separator: ",").map { String($0) })
+                )
+            ) : nil
         let deduplication = DeduplicationIndex(retention: .seconds(self.deduplicationHours * 3_600))
         let processor = StreamProcessor(
             log: log,
@@ -178,7 +202,8 @@ struct Serve: AsyncParsableCommand {
                 checkpointInterval: .seconds(self.checkpointSeconds),
                 engine: try self.engineConfiguration()
             ),
-            logger: logger
+            logger: logger,
+            onApplied: Self.busting(cache)
         )
         let retrainer = ModelRetrainer(
             log: log,
@@ -203,7 +228,8 @@ struct Serve: AsyncParsableCommand {
                 engine: processor.engine,
                 catalog: catalog,
                 defaultRules: try self.rules(),
-                defaultCategoryCap: self.categoryCap
+                defaultCategoryCap: self.categoryCap,
+                cache: cache
             ),
             readiness: { (processor.isReady, processor.isRecovered, processor.lag()) },
             metricsText: { MetricsHelp.annotate(registry.emitToString()) },
@@ -241,6 +267,12 @@ struct Serve: AsyncParsableCommand {
             ]
         )
         try await app.runService()
+    }
+
+    /// The processor hook that busts cached lists on significant events.
+    static func busting(_ cache: RecommendationCache?) -> (@Sendable (Event) -> Void)? {
+        guard let cache else { return nil }
+        return { event in cache.observe(event) }
     }
 
     /// The configured boost and bury rules.

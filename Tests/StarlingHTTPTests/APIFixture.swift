@@ -19,6 +19,8 @@ struct APIFixture {
     var maxEvents = 10_000
     /// Overrides the processor's recovery state as seen by the API.
     var forceRecovering = false
+    /// Caches recommendation lists for this long (no cache when `nil`).
+    var cacheTTL: Duration? = nil
 
     func run(
         _ mode: TestingSetup = .router,
@@ -30,6 +32,9 @@ struct APIFixture {
         var topics = Dictionary(uniqueKeysWithValues: EventSchema().topics.map { ($0, 2) })
         topics[CatalogService<SegmentedEventLog>.topic] = 2
         let catalog = ItemCatalog()
+        let cache = self.cacheTTL.map { RecommendationCache(configuration: .init(timeToLive: $0)) }
+        var onApplied: (@Sendable (Event) -> Void)? = nil
+        if let cache { onApplied = { event in cache.observe(event) } }
         let log = try SegmentedEventLog.open(
             configuration: .init(directory: directory, topics: topics, maxPendingBytes: self.maxPendingBytes),
             logger: logger
@@ -42,7 +47,8 @@ struct APIFixture {
             deduplication: dedup,
             checkpoints: MemoryCheckpointStore(),
             catalog: catalog,
-            logger: logger
+            logger: logger,
+            onApplied: onApplied
         )
         let forceRecovering = self.forceRecovering
         let retrainer = ModelRetrainer(
@@ -61,7 +67,8 @@ struct APIFixture {
                 profiles: profiles,
                 trending: processor.trending,
                 engine: processor.engine,
-                catalog: catalog
+                catalog: catalog,
+                cache: cache
             ),
             readiness: {
                 forceRecovering ? (false, false, 0) : (processor.isReady, processor.isRecovered, processor.lag())

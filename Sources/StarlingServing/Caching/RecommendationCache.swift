@@ -1,0 +1,146 @@
+import Metrics
+public import StarlingCore
+
+/// Recommendation lists cached per user in process memory, with a time to live, bounded size and immediate
+/// busting on significant events.
+///
+/// Correctness rules:
+/// - A significant event (like, dislike, purchase, add_to_cart by default) *busts* the user's lists before the
+///   user's profile version moves, and bumps the user's epoch. A list computed under an older epoch is never
+///   stored and never served, so a request racing with the event cannot put a stale list back.
+/// - Items that became unrecommendable (unavailable, expired, deleted) since a list was cached are checked on
+///   every hit; a hit that lost any item is treated as a miss.
+///
+/// Capacity is per shard; when a shard is full, the least recently used tenth of it is evicted.
+public final class RecommendationCache: Sendable {
+    /// Configuration of a ``RecommendationCache``.
+    public struct Configuration: Sendable {
+        /// Cached users, in all. Defaults to 100,000.
+        public var capacity: Int
+        /// How long a list stays valid. Defaults to 60 seconds.
+        public var timeToLive: Duration
+        /// Event types that bust a user's lists.
+        public var significantEvents: Set<String>
+
+        public init(
+            capacity: Int = 100_000,
+            timeToLive: Duration = .seconds(60),
+            significantEvents: Set<String> = ["like", "dislike", "purchase", "add_to_cart"]
+        ) {
+            precondition(capacity > 0, "capacity must be positive")
+            self.capacity = capacity
+            self.timeToLive = timeToLive
+            self.significantEvents = significantEvents
+        }
+    }
+
+    /// A cached list.
+    public struct Entry: Sendable {
+        public var items: [Recommendation]
+        public var profileVersion: UInt64
+        public var modelVersion: UInt64
+        fileprivate var expires: ContinuousClock.Instant
+    }
+
+    private struct UserLists: Sendable {
+        var epoch: UInt64 = 0
+        var lists: [String: Entry] = [:]
+        var lastUsed: UInt64 = 0
+    }
+
+    private struct Shard: Sendable {
+        var users: [String: UserLists] = [:]
+        var tick: UInt64 = 0
+    }
+
+    public let configuration: Configuration
+    private let shards: [LockedBox<Shard>]
+    private let perShardCapacity: Int
+    private let hits = Counter(label: "starling_cache_requests_total", dimensions: [("result", "hit")])
+    private let misses = Counter(label: "starling_cache_requests_total", dimensions: [("result", "miss")])
+    private let busts = Counter(label: "starling_cache_busts_total")
+
+    public init(configuration: Configuration = .init()) {
+        self.configuration = configuration
+        let shardCount = 16
+        self.shards = (0..<shardCount).map { _ in LockedBox(Shard()) }
+        self.perShardCapacity = max(1, configuration.capacity / shardCount)
+    }
+
+    private func shard(_ user: String) -> LockedBox<Shard> {
+        self.shards[StableHash.partition(for: user, count: self.shards.count)]
+    }
+
+    /// The user's current epoch: take it before computing a list, and pass it to ``store(_:user:key:epoch:)``.
+    public func epoch(of user: String) -> UInt64 {
+        self.shard(user).withLock { $0.users[user]?.epoch ?? 0 }
+    }
+
+    /// A valid cached list for `user` under `key`, if any.
+    public func lookup(user: String, key: String, isRecommendable: (String) -> Bool) -> Entry? {
+        let now = ContinuousClock.now
+        let entry = self.shard(user).withLock { shard -> Entry? in
+            shard.tick &+= 1
+            guard var lists = shard.users[user], let entry = lists.lists[key] else { return nil }
+            guard entry.expires > now else {
+                lists.lists[key] = nil
+                shard.users[user] = lists
+                return nil
+            }
+            lists.lastUsed = shard.tick
+            shard.users[user] = lists
+            return entry
+        }
+        guard let entry, entry.items.allSatisfy({ isRecommendable($0.item) }) else {
+            self.misses.increment()
+            return nil
+        }
+        self.hits.increment()
+        return entry
+    }
+
+    /// Stores a list computed while the user's epoch was `epoch`; ignored if a bust happened since.
+    public func store(_ items: [Recommendation], user: String, key: String, epoch: UInt64, profileVersion: UInt64, modelVersion: UInt64) {
+        let entry = Entry(
+            items: items,
+            profileVersion: profileVersion,
+            modelVersion: modelVersion,
+            expires: ContinuousClock.now.advanced(by: self.configuration.timeToLive)
+        )
+        self.shard(user).withLock { shard in
+            var lists = shard.users[user] ?? UserLists()
+            guard lists.epoch == epoch else { return }
+            shard.tick &+= 1
+            lists.lists[key] = entry
+            lists.lastUsed = shard.tick
+            shard.users[user] = lists
+            if shard.users.count > self.perShardCapacity { Self.evict(&shard, keep: self.perShardCapacity * 9 / 10) }
+        }
+    }
+
+    private static func evict(_ shard: inout Shard, keep: Int) {
+        let cutoff = shard.users.values.map(\.lastUsed).sorted(by: >)[min(keep, shard.users.count - 1)]
+        shard.users = shard.users.filter { $0.value.lastUsed > cutoff }
+    }
+
+    /// Drops every list of `user` and bumps their epoch.
+    public func bust(user: String) {
+        self.shard(user).withLock { shard in
+            var lists = shard.users[user] ?? UserLists()
+            lists.epoch &+= 1
+            lists.lists = [:]
+            shard.users[user] = lists
+        }
+        self.busts.increment()
+    }
+
+    /// Busts the user's lists when `event` is significant.
+    public func observe(_ event: Event) {
+        if self.configuration.significantEvents.contains(event.type.name) { self.bust(user: event.user) }
+    }
+
+    /// Cached users.
+    public var count: Int {
+        self.shards.reduce(0) { $0 + $1.withLock { $0.users.count } }
+    }
+}
