@@ -19,9 +19,11 @@ struct GenerateBench: ParsableCommand {
     var items = 5_000
     @Option(help: "Random seed.")
     var seed: UInt64 = 7
+    @Option(help: "Zipf exponent of item popularity (lower spreads events over more items).")
+    var zipf = 1.0
 
     func run() throws {
-        var traffic = SyntheticTraffic(seed: self.seed, users: self.users, items: self.items)
+        var traffic = SyntheticTraffic(seed: self.seed, users: self.users, items: self.items, exponent: self.zipf)
         let base = EventTime.now().milliseconds - Int64(self.batches * self.batch)
         for b in 0..<self.batches {
             var events: [String] = []

@@ -59,9 +59,13 @@ public struct RecommendationService<Profiles: ProfileStore>: Sendable {
         guard let cache = self.cache else { return try await self.compute(for: user, request) }
         let now = EventTime.now()
         let key = request.cacheKey
-        // Read the epoch first: a bust after this point makes the list computed below unstorable.
-        let epoch = cache.epoch(of: user)
-        if let hit = cache.lookup(user: user, key: key, isRecommendable: { self.catalog.isRecommendable($0, at: now) }) {
+        // The catalogue version and the user's epoch are read before computing: a bust after this point makes the
+        // list computed below unstorable, and a catalogue change makes it re-checked on its next hit.
+        let catalogVersion = self.catalog.version
+        let (hit, epoch) = cache.lookup(user: user, key: key, catalogVersion: catalogVersion, at: now) {
+            self.catalog.isRecommendable($0, at: now)
+        }
+        if let hit {
             return Recommendations(
                 user: user,
                 items: hit.items,
@@ -76,7 +80,9 @@ public struct RecommendationService<Profiles: ProfileStore>: Sendable {
             key: key,
             epoch: epoch,
             profileVersion: computed.profileVersion,
-            modelVersion: computed.modelVersion
+            modelVersion: computed.modelVersion,
+            catalogVersion: catalogVersion,
+            earliestExpiry: computed.items.compactMap { self.catalog.item($0.item)?.expiresAt }.min()
         )
         return computed
     }

@@ -65,4 +65,21 @@ struct CacheAPITests {
             #expect(after.items.count == 3)
         }
     }
+
+    @Test func anItemThatExpiresWhileCachedIsNotServed() async throws {
+        try await APIFixture(cacheTTL: .seconds(600)).run { client, processor in
+            try await self.seed(client, processor)
+            let top = try #require(try await self.list(client).items.first)
+            let expiry = EventTime.now().milliseconds + 400
+            _ = try await client.execute(
+                uri: "/v1/items/\(top)",
+                method: .put,
+                headers: [.contentType: "application/json"],
+                body: ByteBuffer(string: #"{"expires_at":\#(expiry)}"#)
+            )
+            #expect(try await self.list(client).items.first == top)  // cached, still valid
+            try await Task.sleep(for: .milliseconds(600))
+            #expect(try await !self.list(client).items.contains(top))
+        }
+    }
 }

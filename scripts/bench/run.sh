@@ -8,7 +8,8 @@ SECONDS_PER_RUN=${1:-10}
 for tool in redis-server redis-benchmark wrk; do
   command -v $tool >/dev/null || { echo "missing $tool: apt-get install redis-server redis-tools wrk" >&2; exit 1; }
 done
-swift build -c release --product starling --product starling-bench >/dev/null 2>&1 || swift build -c release
+swift build -c release --product starling >/dev/null
+swift build -c release --product starling-bench >/dev/null
 BIN=.build/release
 WORK=$(mktemp -d /tmp/starling-bench.XXXXXX)
 cleanup() { kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"; }

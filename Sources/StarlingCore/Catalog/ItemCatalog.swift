@@ -1,12 +1,20 @@
+import Synchronization
+
 /// The item catalogue in process memory, sharded by a stable hash of the item id.
 ///
 /// Written by the API (at once, after the change is durable in the log) and by the stream processor (replaying the
 /// log's `catalog` topic after a restart); both apply the same idempotent changes, ordered by `updatedAt`.
 public final class ItemCatalog: Sendable {
     private let shards: [LockedBox<[String: CatalogItem]>]
+    private let changes = Atomic<UInt64>(0)
 
     public init(shardCount: Int = 32) {
         self.shards = (0..<shardCount).map { _ in LockedBox([:]) }
+    }
+
+    /// Increases with every change, so a cached list made at an equal version needs no re-check.
+    public var version: UInt64 {
+        self.changes.load(ordering: .acquiring)
     }
 
     private func shard(_ id: String) -> LockedBox<[String: CatalogItem]> {
@@ -20,6 +28,7 @@ public final class ItemCatalog: Sendable {
 
     /// Applies a change unless the stored entry is newer.
     public func apply(_ change: CatalogChange) {
+        defer { self.changes.add(1, ordering: .releasing) }
         switch change {
         case .upsert(let item):
             self.shard(item.id).withLock { items in
@@ -56,6 +65,7 @@ public final class ItemCatalog: Sendable {
         var buckets = [[String: CatalogItem]](repeating: [:], count: self.shards.count)
         for item in items { buckets[StableHash.partition(for: item.id, count: self.shards.count)][item.id] = item }
         for (shard, bucket) in zip(self.shards, buckets) { shard.withLock { $0 = bucket } }
+        self.changes.add(1, ordering: .releasing)
     }
 
     /// Catalogued items published at or after `since` and recommendable at `now`, newest first.

@@ -39,6 +39,10 @@ public final class RecommendationCache: Sendable {
         public var items: [Recommendation]
         public var profileVersion: UInt64
         public var modelVersion: UInt64
+        /// The catalogue version the items were checked against.
+        public var catalogVersion: UInt64
+        /// The earliest catalogue expiry among the items: after it, hits re-check the items.
+        public var earliestExpiry: EventTime?
         fileprivate var expires: ContinuousClock.Instant
     }
 
@@ -71,40 +75,60 @@ public final class RecommendationCache: Sendable {
         self.shards[StableHash.partition(for: user, count: self.shards.count)]
     }
 
-    /// The user's current epoch: take it before computing a list, and pass it to ``store(_:user:key:epoch:)``.
-    public func epoch(of user: String) -> UInt64 {
-        self.shard(user).withLock { $0.users[user]?.epoch ?? 0 }
-    }
-
-    /// A valid cached list for `user` under `key`, if any.
-    public func lookup(user: String, key: String, isRecommendable: (String) -> Bool) -> Entry? {
+    /// A valid cached list for `user` under `key`, if any, and the user's epoch (pass it to
+    /// ``store(_:user:key:epoch:profileVersion:modelVersion:catalogVersion:)`` after a miss).
+    ///
+    /// - Parameters:
+    ///   - catalogVersion: The catalogue's current version; entries checked at an older one are re-checked.
+    ///   - isRecommendable: Whether an item may still be recommended.
+    public func lookup(
+        user: String,
+        key: String,
+        catalogVersion: UInt64,
+        at time: EventTime,
+        isRecommendable: (String) -> Bool
+    ) -> (entry: Entry?, epoch: UInt64) {
         let now = ContinuousClock.now
-        let entry = self.shard(user).withLock { shard -> Entry? in
-            shard.tick &+= 1
-            guard var lists = shard.users[user], let entry = lists.lists[key] else { return nil }
+        let (entry, epoch) = self.shard(user).withLock { shard -> (Entry?, UInt64) in
+            guard var lists = shard.users[user] else { return (nil, 0) }
+            guard let entry = lists.lists[key] else { return (nil, lists.epoch) }
             guard entry.expires > now else {
                 lists.lists[key] = nil
                 shard.users[user] = lists
-                return nil
+                return (nil, lists.epoch)
             }
-            lists.lastUsed = shard.tick
-            shard.users[user] = lists
-            return entry
+            shard.tick &+= 1
+            shard.users[user]!.lastUsed = shard.tick
+            return (entry, lists.epoch)
         }
-        guard let entry, entry.items.allSatisfy({ isRecommendable($0.item) }) else {
+        guard let entry,
+            (entry.catalogVersion == catalogVersion && (entry.earliestExpiry.map { time < $0 } ?? true))
+                || entry.items.allSatisfy({ isRecommendable($0.item) })
+        else {
             self.misses.increment()
-            return nil
+            return (nil, epoch)
         }
         self.hits.increment()
-        return entry
+        return (entry, epoch)
     }
 
     /// Stores a list computed while the user's epoch was `epoch`; ignored if a bust happened since.
-    public func store(_ items: [Recommendation], user: String, key: String, epoch: UInt64, profileVersion: UInt64, modelVersion: UInt64) {
+    public func store(
+        _ items: [Recommendation],
+        user: String,
+        key: String,
+        epoch: UInt64,
+        profileVersion: UInt64,
+        modelVersion: UInt64,
+        catalogVersion: UInt64,
+        earliestExpiry: EventTime?
+    ) {
         let entry = Entry(
             items: items,
             profileVersion: profileVersion,
             modelVersion: modelVersion,
+            catalogVersion: catalogVersion,
+            earliestExpiry: earliestExpiry,
             expires: ContinuousClock.now.advanced(by: self.configuration.timeToLive)
         )
         self.shard(user).withLock { shard in
