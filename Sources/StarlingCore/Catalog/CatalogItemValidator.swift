@@ -50,7 +50,7 @@ public struct CatalogItemValidator: Sendable {
                     item.tags.append(try FieldParsing.identifier(value, field: "tags", maxLength: 128))
                 }
             case "published_at":
-                item.publishedAt = try FieldParsing.time(member.value, field: "published_at")
+                item.publishedAt = try FieldParsing.time(member.value, field: "published_at", allowBeforeEpoch: true)
             case "expires_at":
                 item.expiresAt = try FieldParsing.time(member.value, field: "expires_at")
             case "available":

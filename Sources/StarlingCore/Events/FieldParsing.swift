@@ -16,8 +16,11 @@ enum FieldParsing {
         return string
     }
 
-    /// An RFC 3339 string or integer epoch milliseconds, not before 1970; `nil` for JSON null.
-    static func time(_ json: JSONValue, field: String) throws(EventValidationError) -> EventTime? {
+    /// An RFC 3339 string or integer epoch milliseconds, not before 1970 unless `allowBeforeEpoch`; `nil` for
+    /// JSON null.
+    static func time(_ json: JSONValue, field: String, allowBeforeEpoch: Bool = false) throws(EventValidationError)
+        -> EventTime?
+    {
         let time: EventTime
         switch json {
         case .null:
@@ -39,7 +42,7 @@ enum FieldParsing {
                 "must be an RFC 3339 string or integer epoch milliseconds, found \(json.typeName)"
             )
         }
-        guard time.milliseconds >= 0 else {
+        guard time.milliseconds >= 0 || allowBeforeEpoch else {
             throw EventValidationError(field: field, "must not be before 1970-01-01T00:00:00Z")
         }
         return time

@@ -90,23 +90,26 @@ public struct CatalogController<Log: EventLog>: Sendable {
                 return Responses.error(error.isTooLarge ? .contentTooLarge : .badRequest, error.description)
             }
             var changes: [CatalogChange] = []
-            var writer = JSONWriter(capacity: 128)
-            writer.beginObject()
-            writer.key("rejected")
-            writer.beginArray()
+            var rejected: [(Int, EventValidationError)] = []
             for (index, entry) in entries.enumerated() {
                 switch entry {
                 case .success(let item): changes.append(.upsert(item))
-                case .failure(let error):
-                    writer.beginObject()
-                    writer.field("index", index)
-                    writer.field("error", error.description)
-                    writer.endObject()
+                case .failure(let error): rejected.append((index, error))
                 }
             }
-            writer.endArray()
             try await self.service.apply(changes)
+            var writer = JSONWriter(capacity: 64 + rejected.count * 64)
+            writer.beginObject()
             writer.field("accepted", changes.count)
+            writer.key("rejected")
+            writer.beginArray()
+            for (index, error) in rejected {
+                writer.beginObject()
+                writer.field("index", index)
+                writer.field("error", error.description)
+                writer.endObject()
+            }
+            writer.endArray()
             writer.endObject()
             return Responses.json(writer)
         } catch let failure as HTTPFailure {
