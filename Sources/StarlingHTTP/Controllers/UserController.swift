@@ -145,6 +145,10 @@ public struct RecommendationController<Profiles: ProfileStore>: Sendable {
     /// `boost=attribute:value:factor`, `bury=attribute:value[:factor]` (default 0.2), `pin=item:position`,
     /// `category_cap=N` and `diversity=0..1`.
     static func options(_ request: Request, count: Int) throws(HTTPFailure) -> RecommendationRequest {
+        // The common case (no parameters but `count`) needs no parsing.
+        guard let rawQuery = request.uri.query, rawQuery.contains("&") || !rawQuery.hasPrefix("count=") else {
+            return RecommendationRequest(count: count)
+        }
         let query = request.uri.queryParameters
         func list(_ name: String) -> Set<String> {
             var values = Set<String>()
