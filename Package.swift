@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "StarlingStream", targets: ["StarlingStream"]),
         .library(name: "StarlingServing", targets: ["StarlingServing"]),
         .library(name: "StarlingHTTP", targets: ["StarlingHTTP"]),
+        .library(name: "StarlingRedis", targets: ["StarlingRedis"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
@@ -75,6 +76,15 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
+        .target(
+            name: "StarlingRedis",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .executableTarget(
             name: "starling",
             dependencies: [
@@ -127,6 +137,14 @@ let package = Package(
         .testTarget(
             name: "StarlingEvaluationTests",
             dependencies: ["StarlingCore", "StarlingModels", "StarlingEvaluation"]
+        ),
+        .testTarget(
+            name: "StarlingRedisTests",
+            dependencies: [
+                "StarlingRedis",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
         ),
         .testTarget(
             name: "StarlingIntegrationTests",
