@@ -172,15 +172,11 @@ extension Eval {
     /// The recommender a factory makes must list the source in its `sources`.
     /// The engine configuration with every `--model` setting applied.
     func engineConfiguration() throws -> RecommendationEngine.Configuration {
-        var configuration = RecommendationEngine.Configuration()
-        for setting in self.modelSettings {
-            do {
-                try configuration.apply(setting)
-            } catch {
-                throw ValidationError("--model \(setting): \(error.description)")
-            }
+        do {
+            return try RecommendationEngine.Configuration(settings: self.modelSettings)
+        } catch {
+            throw ValidationError("--model: \(error.description)")
         }
-        return configuration
     }
 
     /// Sources answered by the production engine (configured by `--model`).

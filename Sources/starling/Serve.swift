@@ -295,18 +295,12 @@ struct Serve: AsyncParsableCommand {
 
     /// The engine configuration: defaults, the trending half-life option, then every `--model` setting.
     func engineConfiguration() throws -> RecommendationEngine.Configuration {
-        var configuration = RecommendationEngine.Configuration()
-        if let hours = self.trendingHalfLifeHours {
-            configuration.trendingHalfLife = .seconds(hours * 3_600)
+        let halfLife = self.trendingHalfLifeHours.map { ["trending_half_life_hours=\($0)"] } ?? []
+        do {
+            return try RecommendationEngine.Configuration(settings: halfLife + self.modelSettings)
+        } catch {
+            throw ValidationError("--model: \(error.description)")
         }
-        for setting in self.modelSettings {
-            do {
-                try configuration.apply(setting)
-            } catch {
-                throw ValidationError("--model \(setting): \(error.description)")
-            }
-        }
-        return configuration
     }
 
     static func metricsFactory(registry: PrometheusCollectorRegistry) -> PrometheusMetricsFactory {

@@ -27,6 +27,12 @@ extension RecommendationEngine.Configuration {
         ("scroll_scale", "depth at which a scroll reaches 63% of its weight (default 0.5)"),
     ]
 
+    /// The defaults with every `key=value` setting applied in order.
+    public init(settings: [String]) throws(EventSchemaError) {
+        self.init()
+        for setting in settings { try self.apply(setting) }
+    }
+
     /// Applies one `key=value` setting, as given to `starling serve --model` and `starling eval --model`.
     public mutating func apply(_ setting: String) throws(EventSchemaError) {
         let parts = setting.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)

@@ -92,29 +92,19 @@ public struct FactorModel: Sendable {
             if j == item { j = (j + 1) % Int32(items) }
             samples.append(j)
         }
-        var userFactors = self.userFactors
-        var itemFactors = self.itemFactors
-        self.userFactors = []
-        self.itemFactors = []
-        defer {
-            self.userFactors = userFactors
-            self.itemFactors = itemFactors
-        }
-        userFactors.withUnsafeMutableBufferPointer { users in
-            itemFactors.withUnsafeMutableBufferPointer { itemVectors in
-                let u = users.baseAddress! + Int(user) * d
-                let vi = itemVectors.baseAddress! + Int(item) * d
-                for j in samples {
-                    let vj = itemVectors.baseAddress! + Int(j) * d
-                    let x = VectorMath.dot(u, vi, d) - VectorMath.dot(u, vj, d)
-                    let g = lr / (1 + expf(x))  // σ(−x) · step
-                    for k in 0..<d {
-                        let uk = u[k]
-                        let diff = vi[k] - vj[k]
-                        u[k] += g * diff - lr * reg * uk
-                        vi[k] += g * uk - lr * reg * vi[k]
-                        vj[k] += -g * uk - lr * reg * vj[k]
-                    }
+        self.withVectors { users, itemVectors in
+            let u = users.baseAddress! + Int(user) * d
+            let vi = itemVectors.baseAddress! + Int(item) * d
+            for j in samples {
+                let vj = itemVectors.baseAddress! + Int(j) * d
+                let x = VectorMath.dot(u, vi, d) - VectorMath.dot(u, vj, d)
+                let g = lr / (1 + expf(x))  // σ(−x) · step
+                for k in 0..<d {
+                    let uk = u[k]
+                    let diff = vi[k] - vj[k]
+                    u[k] += g * diff - lr * reg * uk
+                    vi[k] += g * uk - lr * reg * vi[k]
+                    vj[k] += -g * uk - lr * reg * vj[k]
                 }
             }
         }
@@ -125,6 +115,24 @@ public struct FactorModel: Sendable {
         let d = self.configuration.dimensions
         let lr = self.configuration.learningRate * min(weight, self.configuration.maxWeight)
         let reg = self.configuration.regularization
+        self.withVectors { users, itemVectors in
+            let u = users.baseAddress! + Int(user) * d
+            let v = itemVectors.baseAddress! + Int(item) * d
+            let x = VectorMath.dot(u, v, d)
+            let g = lr / (1 + expf(-x))  // σ(x) · step: push the score towards "no"
+            for k in 0..<d {
+                let uk = u[k]
+                u[k] -= g * v[k] + lr * reg * uk
+                v[k] -= g * uk + lr * reg * v[k]
+            }
+        }
+    }
+
+    /// Runs `body` on the user and item vectors in place. The arrays are moved out of `self` first so that they stay
+    /// uniquely referenced: writing through them never triggers a copy-on-write of the whole matrix.
+    private mutating func withVectors(
+        _ body: (UnsafeMutableBufferPointer<Float>, UnsafeMutableBufferPointer<Float>) -> Void
+    ) {
         var userFactors = self.userFactors
         var itemFactors = self.itemFactors
         self.userFactors = []
@@ -134,17 +142,7 @@ public struct FactorModel: Sendable {
             self.itemFactors = itemFactors
         }
         userFactors.withUnsafeMutableBufferPointer { users in
-            itemFactors.withUnsafeMutableBufferPointer { itemVectors in
-                let u = users.baseAddress! + Int(user) * d
-                let v = itemVectors.baseAddress! + Int(item) * d
-                let x = VectorMath.dot(u, v, d)
-                let g = lr / (1 + expf(-x))  // σ(x) · step: push the score towards "no"
-                for k in 0..<d {
-                    let uk = u[k]
-                    u[k] -= g * v[k] + lr * reg * uk
-                    v[k] -= g * uk + lr * reg * v[k]
-                }
-            }
+            itemFactors.withUnsafeMutableBufferPointer { items in body(users, items) }
         }
     }
 
