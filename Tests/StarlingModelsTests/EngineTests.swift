@@ -204,3 +204,27 @@ struct SessionExpiryTests {
         #expect(engine.sessionItems("old-3").isEmpty)
     }
 }
+
+struct EngineSettingsTests {
+    @Test func settingsChangeTheConfiguration() throws {
+        let configuration = try RecommendationEngine.Configuration(settings: [
+            "dimensions=32", "blend.trending=0.7", "signal.like=6", "trending_half_life_hours=12", "recent_window=5",
+        ])
+        #expect(configuration.factors.dimensions == 32)
+        #expect(configuration.blendWeights[.trending] == 0.7)
+        #expect(configuration.signals.weights["like"] == 6)
+        #expect(configuration.trendingHalfLife == .seconds(12 * 3_600))
+        #expect(configuration.recentWindow == 5)
+    }
+
+    @Test(arguments: ["dimensions", "dimensions=abc", "dimensions=0", "blend.nowhere=1", "nonsense=1", "recent_window=2.5"])
+    func badSettingsAreRejectedWithTheirName(setting: String) {
+        #expect(throws: EventSchemaError.self) { try RecommendationEngine.Configuration(settings: [setting]) }
+        do {
+            _ = try RecommendationEngine.Configuration(settings: [setting])
+        } catch {
+            let key = String(setting.prefix(while: { $0 != "=" }))
+            #expect(error.description.contains(key) || error.description.contains("KEY=NUMBER"), "\(error.description)")
+        }
+    }
+}

@@ -75,7 +75,10 @@ extension RecommendationEngine.Configuration {
             if key.hasPrefix("blend.") {
                 let source = RecommendationSource(String(key.dropFirst(6)))
                 guard [.embedding, .cooccurrence, .trending, .segment, .popularity].contains(source) else {
-                    throw EventSchemaError(description: "unknown blend source '\(source.name)'")
+                    throw EventSchemaError(
+                        description: "model setting '\(key)' names an unknown source; known: embedding, cooccurrence, "
+                            + "trending, segment, popularity"
+                    )
                 }
                 self.blendWeights[source] = value
             } else if key.hasPrefix("signal.") {
