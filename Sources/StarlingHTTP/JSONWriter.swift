@@ -156,8 +156,15 @@ public struct JSONWriter {
         self.bytes.append(UInt8(ascii: "\""))
         var s = string
         s.withUTF8 { utf8 in
+            // Fast path: most ids and keys need no escaping at all.
+            guard utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) else {
+                self.bytes.append(contentsOf: utf8)
+                return
+            }
             var runStart = 0
-            for (k, byte) in utf8.enumerated() where byte < 0x20 || byte == 0x22 || byte == 0x5C {
+            for k in 0..<utf8.count {
+                let byte = utf8[k]
+                guard byte < 0x20 || byte == 0x22 || byte == 0x5C else { continue }
                 self.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<k]))
                 runStart = k + 1
                 switch byte {
