@@ -1,15 +1,16 @@
 import Foundation
 import StarlingCore
+import StarlingModels
 
 /// Synthetic traffic: Zipf-like item popularity, users with a few favourite categories, sessions.
 struct SyntheticTraffic {
-    private var state: UInt64
+    private var random: SplitMix64
     let users: Int
     let items: Int
     private let zipfTable: [Double]
 
     init(seed: UInt64 = 7, users: Int = 100_000, items: Int = 20_000, exponent: Double = 1.0) {
-        self.state = seed
+        self.random = SplitMix64(seed: seed)
         self.users = users
         self.items = items
         var cumulative: [Double] = []
@@ -23,11 +24,7 @@ struct SyntheticTraffic {
     }
 
     mutating func next() -> UInt64 {
-        self.state &+= 0x9E37_79B9_7F4A_7C15
-        var z = self.state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+        self.random.next()
     }
 
     mutating func uniform() -> Double {

@@ -9,6 +9,8 @@ public struct APIComponents<Log: EventLog, Profiles: ProfileStore>: Sendable {
     public var ingest: IngestService<Log>
     public var recommendations: RecommendationService<Profiles>
     public var readiness: OperationsController.Readiness
+    /// Whether recovery finished (ingest opens then); cheaper than ``readiness``, which also computes the lag.
+    public var isRecovered: @Sendable () -> Bool
     public var metricsText: @Sendable () -> String
     /// The largest request body accepted, in bytes. Defaults to 16 MiB.
     public var maxBodyBytes: Int
@@ -22,6 +24,7 @@ public struct APIComponents<Log: EventLog, Profiles: ProfileStore>: Sendable {
         recommendations: RecommendationService<Profiles>,
         readiness: @escaping OperationsController.Readiness,
         metricsText: @escaping @Sendable () -> String,
+        isRecovered: (@Sendable () -> Bool)? = nil,
         maxBodyBytes: Int = 16 * 1_024 * 1_024,
         models: ModelsController? = nil,
         catalog: CatalogService<Log>? = nil
@@ -31,6 +34,7 @@ public struct APIComponents<Log: EventLog, Profiles: ProfileStore>: Sendable {
         self.ingest = ingest
         self.recommendations = recommendations
         self.readiness = readiness
+        self.isRecovered = isRecovered ?? { readiness().recovered }
         self.metricsText = metricsText
         self.maxBodyBytes = maxBodyBytes
     }
@@ -45,7 +49,7 @@ public func buildRouter<Log: EventLog, Profiles: ProfileStore>(
     IngestController(
         ingest: components.ingest,
         maxBodyBytes: components.maxBodyBytes,
-        isAccepting: { components.readiness().recovered }
+        isAccepting: components.isRecovered
     ).addRoutes(to: router)
     RecommendationController(service: components.recommendations).addRoutes(to: router)
     SessionController(service: components.recommendations).addRoutes(to: router)

@@ -51,3 +51,15 @@ enum BodyReader {
         return type.trimmingCharacters(in: .whitespaces).lowercased()
     }
 }
+
+/// Path parameters (user, item, session ids) the same way everywhere: percent-decoded, 1–256 characters.
+enum PathParameter {
+    static func decoded(_ context: some RequestContext, _ name: String) throws(HTTPFailure) -> String {
+        let raw = context.parameters.get(name) ?? ""
+        let value = raw.utf8.contains(UInt8(ascii: "%")) ? (raw.removingPercentEncoding ?? raw) : raw
+        guard !value.isEmpty, value.count <= 256 else {
+            throw HTTPFailure(response: Responses.error(.badRequest, "\(name) must be 1-256 characters"))
+        }
+        return value
+    }
+}

@@ -139,17 +139,7 @@ public final class RedisClient: Sendable {
     /// let replies = try await redis.pipeline([["INCR", "a"], ["INCR", "b"], ["GET", "c"]])
     /// ```
     public func pipeline(_ commands: [[String]]) async throws -> [RESPValue] {
-        guard !commands.isEmpty else { return [] }
-        var bytes: [UInt8] = []
-        for command in commands {
-            guard !command.isEmpty else { throw RedisError.invalidArgument("a command needs at least a name") }
-            RESPEncoder.encodeCommand(command, into: &bytes)
-        }
-        return try await self.execute(
-            bytes,
-            replyCount: commands.count,
-            name: "a pipeline of \(commands.count) commands"
-        )
+        try await self.pipeline(commands.map { command in command.map { Array($0.utf8) } })
     }
 
     /// Sends several commands of binary arguments in one write and returns their replies in order.

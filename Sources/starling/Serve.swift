@@ -233,6 +233,7 @@ struct Serve: AsyncParsableCommand {
             ),
             readiness: { (processor.isReady, processor.isRecovered, processor.lag()) },
             metricsText: { MetricsHelp.annotate(registry.emitToString()) },
+            isRecovered: { processor.isRecovered },
             maxBodyBytes: self.maxBodyMegabytes * 1_024 * 1_024,
             models: ModelsController(
                 status: {

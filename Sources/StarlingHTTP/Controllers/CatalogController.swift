@@ -35,12 +35,7 @@ public struct CatalogController<Log: EventLog>: Sendable {
     }
 
     static func itemID(_ context: some RequestContext) throws(HTTPFailure) -> String {
-        let raw = context.parameters.get("item") ?? ""
-        let item = raw.utf8.contains(UInt8(ascii: "%")) ? (raw.removingPercentEncoding ?? raw) : raw
-        guard !item.isEmpty, item.count <= 256 else {
-            throw HTTPFailure(response: Responses.error(.badRequest, "item must be 1-256 characters"))
-        }
-        return item
+        try PathParameter.decoded(context, "item")
     }
 
     func put(_ request: Request, context: some RequestContext) async throws -> Response {

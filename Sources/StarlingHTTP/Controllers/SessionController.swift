@@ -25,12 +25,8 @@ public struct SessionController<Profiles: ProfileStore>: Sendable {
     }
 
     func get(_ request: Request, context: some RequestContext) -> Response {
-        let raw = context.parameters.get("session") ?? ""
-        let session = raw.utf8.contains(UInt8(ascii: "%")) ? (raw.removingPercentEncoding ?? raw) : raw
-        guard !session.isEmpty, session.count <= 256 else {
-            return Responses.error(.badRequest, "session must be 1-256 characters")
-        }
         do throws(HTTPFailure) {
+            let session = try PathParameter.decoded(context, "session")
             let count = try RecommendationController<Profiles>.count(request)
             let options = try RecommendationController<Profiles>.options(request, count: count)
             let items = self.service.sessionRecommendations(session: session, options)

@@ -44,12 +44,7 @@ public struct RecommendationController<Profiles: ProfileStore>: Sendable {
 
     /// The `user` path parameter, percent-decoded: 1–256 characters.
     static func user(_ context: some RequestContext) throws(HTTPFailure) -> String {
-        let raw = context.parameters.get("user") ?? ""
-        let user = raw.utf8.contains(UInt8(ascii: "%")) ? (raw.removingPercentEncoding ?? raw) : raw
-        guard !user.isEmpty, user.count <= 256 else {
-            throw HTTPFailure(response: Responses.error(.badRequest, "user must be 1-256 characters"))
-        }
-        return user
+        try PathParameter.decoded(context, "user")
     }
 
     func recommendations(_ request: Request, context: some RequestContext) async throws -> Response {
@@ -118,15 +113,12 @@ public struct RecommendationController<Profiles: ProfileStore>: Sendable {
 
     func similar(_ request: Request, context: some RequestContext) -> Response {
         let count: Int
+        let item: String
         do throws(HTTPFailure) {
             count = try Self.count(request)
+            item = try PathParameter.decoded(context, "item")
         } catch {
             return error.response
-        }
-        let raw = context.parameters.get("item") ?? ""
-        let item = raw.utf8.contains(UInt8(ascii: "%")) ? (raw.removingPercentEncoding ?? raw) : raw
-        guard !item.isEmpty, item.count <= 256 else {
-            return Responses.error(.badRequest, "item must be 1-256 characters")
         }
         guard let items = self.service.similarItems(to: ItemKey(item), count: count, excluding: Self.excluded(request))
         else {
