@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "StarlingServing", targets: ["StarlingServing"]),
         .library(name: "StarlingHTTP", targets: ["StarlingHTTP"]),
         .library(name: "StarlingRedis", targets: ["StarlingRedis"]),
+        .library(name: "StarlingCluster", targets: ["StarlingCluster"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
@@ -85,6 +86,19 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        .target(
+            name: "StarlingCluster",
+            dependencies: [
+                "StarlingCore",
+                "StarlingModels",
+                "StarlingStream",
+                "StarlingServing",
+                "StarlingRedis",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .executableTarget(
             name: "starling",
             dependencies: [
@@ -95,6 +109,8 @@ let package = Package(
                 "StarlingServing",
                 "StarlingHTTP",
                 "StarlingEvaluation",
+                "StarlingCluster",
+                "StarlingRedis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

@@ -5,9 +5,13 @@ public import StarlingServing
 public import StarlingStream
 
 /// Everything the HTTP API needs, assembled by the composition root.
+///
+/// A process that does not own the log (`--role api`) has no ingest and no catalogue service: those routes answer
+/// 503 with ``writesUnavailable``. A process that does not serve recommendations (`--role processor`) has no
+/// recommendation service and registers none of its routes.
 public struct APIComponents<Log: EventLog, Profiles: ProfileStore>: Sendable {
-    public var ingest: IngestService<Log>
-    public var recommendations: RecommendationService<Profiles>
+    public var ingest: IngestService<Log>?
+    public var recommendations: RecommendationService<Profiles>?
     public var readiness: OperationsController.Readiness
     /// Whether recovery finished (ingest opens then); cheaper than ``readiness``, which also computes the lag.
     public var isRecovered: @Sendable () -> Bool
@@ -16,19 +20,27 @@ public struct APIComponents<Log: EventLog, Profiles: ProfileStore>: Sendable {
     public var maxBodyBytes: Int
     /// Model status and retraining, when the process runs a retrainer.
     public var models: ModelsController?
-    /// The item catalogue API, when the process has a catalogue.
+    /// The item catalogue API, when the process owns the log.
     public var catalog: CatalogService<Log>?
+    /// The catalogue `GET /v1/items/{item}` reads when the process has no ``catalog`` service.
+    public var catalogView: ItemCatalog?
+    /// Why ingest and catalogue changes are not accepted here, when the process has no ``ingest``.
+    public var writesUnavailable: String?
 
     public init(
-        ingest: IngestService<Log>,
-        recommendations: RecommendationService<Profiles>,
+        ingest: IngestService<Log>?,
+        recommendations: RecommendationService<Profiles>?,
         readiness: @escaping OperationsController.Readiness,
         metricsText: @escaping @Sendable () -> String,
         isRecovered: (@Sendable () -> Bool)? = nil,
         maxBodyBytes: Int = 16 * 1_024 * 1_024,
         models: ModelsController? = nil,
-        catalog: CatalogService<Log>? = nil
+        catalog: CatalogService<Log>? = nil,
+        catalogView: ItemCatalog? = nil,
+        writesUnavailable: String? = nil
     ) {
+        self.catalogView = catalogView
+        self.writesUnavailable = writesUnavailable
         self.models = models
         self.catalog = catalog
         self.ingest = ingest
@@ -46,17 +58,34 @@ public func buildRouter<Log: EventLog, Profiles: ProfileStore>(
 ) -> Router<BasicRequestContext> {
     let router = Router(context: BasicRequestContext.self)
     router.add(middleware: HTTPMetricsMiddleware())
-    IngestController(
-        ingest: components.ingest,
-        maxBodyBytes: components.maxBodyBytes,
-        isAccepting: components.isRecovered
-    ).addRoutes(to: router)
-    RecommendationController(service: components.recommendations).addRoutes(to: router)
-    SessionController(service: components.recommendations).addRoutes(to: router)
+    if let ingest = components.ingest {
+        IngestController(
+            ingest: ingest,
+            maxBodyBytes: components.maxBodyBytes,
+            isAccepting: components.isRecovered
+        ).addRoutes(to: router)
+    }
+    if let recommendations = components.recommendations {
+        RecommendationController(service: recommendations).addRoutes(to: router)
+        SessionController(service: recommendations).addRoutes(to: router)
+    }
     OperationsController(readiness: components.readiness, metricsText: components.metricsText).addRoutes(to: router)
     components.models?.addRoutes(to: router)
     if let catalog = components.catalog {
         CatalogController(service: catalog, maxBodyBytes: components.maxBodyBytes).addRoutes(to: router)
+    } else if let view = components.catalogView {
+        router.get("/v1/items/:item") { _, context in CatalogController<Log>.get(from: view, context: context) }
+    }
+    if let reason = components.writesUnavailable {
+        let unavailable: @Sendable (Request, BasicRequestContext) -> Response = { _, _ in
+            Responses.error(.serviceUnavailable, reason)
+        }
+        if components.ingest == nil { router.post("/v1/events", use: unavailable) }
+        if components.catalog == nil {
+            router.put("/v1/items/:item", use: unavailable)
+            router.post("/v1/items", use: unavailable)
+            router.delete("/v1/items/:item", use: unavailable)
+        }
     }
     return router
 }

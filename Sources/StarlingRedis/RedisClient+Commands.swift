@@ -94,7 +94,7 @@ extension RedisClient {
 
 extension RESPValue {
     /// The kind of value, for messages: never its content, which may be private.
-    var kind: String {
+    public var kind: String {
         switch self {
         case .simpleString: "a simple string"
         case .error: "an error"

@@ -58,9 +58,9 @@ public struct RedisError: Error, Hashable, Sendable, CustomStringConvertible {
     static func unavailable(_ message: String) -> Self { Self(.unavailable, message) }
     static func connectionLost(_ message: String) -> Self { Self(.connectionLost, message) }
     static func timeout(_ message: String) -> Self { Self(.timeout, message) }
-    static func serverError(_ message: String) -> Self { Self(.serverError, message) }
+    public static func serverError(_ message: String) -> Self { Self(.serverError, message) }
     static func protocolError(_ message: String) -> Self { Self(.protocolError, message) }
-    static func unexpectedReply(_ message: String) -> Self { Self(.unexpectedReply, message) }
+    public static func unexpectedReply(_ message: String) -> Self { Self(.unexpectedReply, message) }
     static func invalidConfiguration(_ message: String) -> Self { Self(.invalidConfiguration, message) }
     static func invalidArgument(_ message: String) -> Self { Self(.invalidArgument, message) }
     static func closed(_ message: String) -> Self { Self(.closed, message) }

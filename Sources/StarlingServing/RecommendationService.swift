@@ -1,5 +1,7 @@
+import Metrics
 public import StarlingCore
 public import StarlingModels
+import StarlingStream
 
 /// Computes recommendation lists from the live engine, the published snapshots and the user's profile.
 ///
@@ -19,6 +21,10 @@ public struct RecommendationService<Profiles: ProfileStore>: Sendable {
     public var defaultCategoryCap: Int?
     /// Cached lists, when caching is on.
     public let cache: RecommendationCache?
+    /// The shared (Redis) layer: lists cached for every serving process and, for API processes, users' state.
+    public let shared: SharedServing?
+    /// Counts requests, for background work that prefers quiet periods.
+    public let meter: RequestMeter?
 
     public init(
         profiles: Profiles,
@@ -27,9 +33,13 @@ public struct RecommendationService<Profiles: ProfileStore>: Sendable {
         catalog: ItemCatalog = ItemCatalog(),
         defaultRules: [RecommendationRequest.AttributeRule] = [],
         defaultCategoryCap: Int? = nil,
-        cache: RecommendationCache? = nil
+        cache: RecommendationCache? = nil,
+        shared: SharedServing? = nil,
+        meter: RequestMeter? = nil
     ) {
+        self.meter = meter
         self.cache = cache
+        self.shared = shared
         self.profiles = profiles
         self.trending = trending
         self.engine = engine
@@ -40,7 +50,10 @@ public struct RecommendationService<Profiles: ProfileStore>: Sendable {
 
     /// The profile of `user`, if known.
     public func profile(for user: String) async throws -> UserProfile? {
-        try await self.profiles.profile(for: user)
+        if let shared = self.shared, shared.usersFromStore {
+            return try await shared.store.lookup(user: user, key: "", includeUser: true).user?.profile
+        }
+        return try await self.profiles.profile(for: user)
     }
 
     /// Personal recommendations for `user`: the blend of co-occurrence with the user's recent items, trending,
@@ -56,7 +69,8 @@ public struct RecommendationService<Profiles: ProfileStore>: Sendable {
     /// never appear), category and tag filters, the seen-items window, boost and bury rules, a per-category cap or
     /// maximal-marginal-relevance diversity, and pinned items.
     public func recommendations(for user: String, _ request: RecommendationRequest) async throws -> Recommendations {
-        guard let cache = self.cache else { return try await self.compute(for: user, request) }
+        self.meter?.record()
+        guard let cache = self.cache else { return try await self.sharedOrComputed(for: user, request) }
         let now = EventTime.now()
         let key = request.cacheKey
         // The catalogue version and the user's epoch are read before computing: a bust after this point makes the
@@ -73,7 +87,7 @@ public struct RecommendationService<Profiles: ProfileStore>: Sendable {
                 modelVersion: hit.modelVersion
             )
         }
-        let computed = try await self.compute(for: user, request)
+        let computed = try await self.sharedOrComputed(for: user, request)
         cache.store(
             computed.items,
             user: user,
@@ -87,8 +101,64 @@ public struct RecommendationService<Profiles: ProfileStore>: Sendable {
         return computed
     }
 
-    private func compute(for user: String, _ request: RecommendationRequest) async throws -> Recommendations {
-        let profile = try await self.profiles.profile(for: user)
+    /// The list from the shared layer if it holds a valid one, else computed (and stored there).
+    ///
+    /// A shared list is valid while the user's count of significant events equals the one it was computed at, its
+    /// time to live has not passed, and every item is still recommendable. When the store cannot be reached, the
+    /// list is computed from what this process has (for an API process, its model snapshot's state of the user).
+    private func sharedOrComputed(for user: String, _ request: RecommendationRequest) async throws -> Recommendations {
+        guard let shared = self.shared else {
+            return self.compute(for: user, request, profile: try await self.profiles.profile(for: user), published: nil)
+        }
+        let metrics = SharedServingMetrics.shared
+        let key = request.cacheKey
+        let lookup: SharedLookup?
+        do {
+            lookup = try await shared.store.lookup(user: user, key: key, includeUser: shared.usersFromStore)
+        } catch {
+            metrics.errors.increment()
+            lookup = nil
+        }
+        let published = lookup?.user
+        let profile = shared.usersFromStore ? published?.profile : try await self.profiles.profile(for: user)
+        let epoch = profile?.count(of: shared.significantEvents) ?? 0
+        let now = EventTime.now()
+        if let list = lookup?.list, list.epoch == epoch,
+            !shared.usersFromStore || published != nil,
+            now.milliseconds - list.computedAt < shared.timeToLive.milliseconds,
+            list.items.allSatisfy({ self.catalog.isRecommendable($0.item, at: now) })
+        {
+            metrics.hits.increment()
+            return Recommendations(
+                user: user,
+                items: list.items,
+                profileVersion: list.profileVersion,
+                modelVersion: list.modelVersion
+            )
+        }
+        if lookup != nil { metrics.misses.increment() }
+        let computed = self.compute(for: user, request, profile: profile, published: published)
+        if lookup != nil {
+            let list = SharedList(
+                items: computed.items,
+                epoch: epoch,
+                profileVersion: computed.profileVersion,
+                modelVersion: computed.modelVersion,
+                computedAt: now.milliseconds
+            )
+            // A failed store only costs a later recomputation.
+            try? await shared.store.store(list, user: user, key: key, timeToLive: shared.timeToLive)
+        }
+        return computed
+    }
+
+    /// Computes a list from the engine: for a user the engine knows, or from `published` state when given.
+    private func compute(
+        for user: String,
+        _ request: RecommendationRequest,
+        profile: UserProfile?,
+        published: PublishedUser?
+    ) -> Recommendations {
         let now = EventTime.now()
         var recentlySeen = Set<ItemKey>()
         if case .within(let window) = request.excludeSeen, let profile {
@@ -100,15 +170,27 @@ public struct RecommendationService<Profiles: ProfileStore>: Sendable {
             let excluded = Set(request.exclude.union(recentlySeen).compactMap { engine.itemIDs[$0] })
             // Filters drop candidates, so ask for more than needed.
             let depth = request.filters ? max(request.count * 5, request.count + 100) : request.count + 20
-            let blended = engine.candidates(
-                user: user,
-                count: depth,
-                source: .blend,
-                excluding: excluded,
-                excludeSeen: request.excludeSeen == .all
-            )
+            let blended =
+                if let published {
+                    engine.candidates(
+                        for: published.model,
+                        count: depth,
+                        source: .blend,
+                        excluding: excluded,
+                        excludeSeen: request.excludeSeen == .all
+                    )
+                } else {
+                    engine.candidates(
+                        user: user,
+                        count: depth,
+                        source: .blend,
+                        excluding: excluded,
+                        excludeSeen: request.excludeSeen == .all
+                    )
+                }
+            let known = published.map { $0.model.events > 0 } ?? (engine.userIDs[user] != nil)
             let shaped: [Recommendation]
-            if engine.userIDs[user] == nil || blended.isEmpty {
+            if !known || blended.isEmpty {
                 let candidates = self.withFreshItems(blended, engine: engine, now: now, excluded: excluded)
                 shaped = self.shape(candidates, request: request, engine: engine, now: now)
             } else {

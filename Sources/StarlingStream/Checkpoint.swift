@@ -43,26 +43,7 @@ extension Checkpoint {
             w.write(offset)
         }
         w.writeVarint(UInt64(self.profiles.count))
-        for p in self.profiles {
-            w.write(p.user)
-            w.write(p.version)
-            w.write(p.eventCount)
-            w.write(p.firstSeen.milliseconds)
-            w.write(p.lastSeen.milliseconds)
-            w.writeVarint(UInt64(p.recent.count))
-            for r in p.recent {
-                w.write(r.item)
-                w.write(r.type.name)
-                w.write(r.timestamp.milliseconds)
-            }
-            w.writeVarint(UInt64(p.interacted.count))
-            for item in p.interacted { w.write(item.name) }
-            w.writeVarint(UInt64(p.typeCounts.count))
-            for (type, count) in p.typeCounts {
-                w.write(type)
-                w.write(count)
-            }
-        }
+        for p in self.profiles { p.encode(into: &w) }
         w.write(lengthPrefixed: self.engineState)
         w.writeVarint(UInt64(self.appliedIDs.count))
         for (id, time) in self.appliedIDs {
@@ -101,24 +82,7 @@ extension Checkpoint {
         guard profileCount <= UInt64(r.remaining) else { throw .truncated }
         var profiles: [UserProfile] = []
         profiles.reserveCapacity(Int(profileCount))
-        for _ in 0..<profileCount {
-            var p = UserProfile(user: try r.readString())
-            p.version = try r.readUInt64()
-            p.eventCount = try r.readUInt64()
-            p.firstSeen = EventTime(milliseconds: try r.readInt64())
-            p.lastSeen = EventTime(milliseconds: try r.readInt64())
-            for _ in 0..<(try r.readVarint()) {
-                let item = try r.readString()
-                let type = EventType(try r.readString())
-                p.recent.append(Interaction(item: item, type: type, timestamp: EventTime(milliseconds: try r.readInt64())))
-            }
-            for _ in 0..<(try r.readVarint()) { p.interacted.insert(ItemKey(try r.readString())) }
-            for _ in 0..<(try r.readVarint()) {
-                let type = try r.readString()
-                p.typeCounts[type] = try r.readUInt64()
-            }
-            profiles.append(p)
-        }
+        for _ in 0..<profileCount { profiles.append(try UserProfile(decoding: &r)) }
         let engineState = try r.readBytes()
         var ids: [(id: String, time: Int64)] = []
         for _ in 0..<(try r.readVarint()) {

@@ -80,6 +80,7 @@ public final class StreamProcessor<Log: EventLog>: Service {
     private let logger: Logger
     private let freshnessObserver: (@Sendable (Int64) -> Void)?
     private let onApplied: (@Sendable (Event) -> Void)?
+    private let publisher: (any ServingStatePublisher)?
     private let metrics = ProcessorMetrics()
 
     /// Creates a processor.
@@ -94,6 +95,8 @@ public final class StreamProcessor<Log: EventLog>: Service {
     ///   - freshnessObserver: Called with each record's freshness in nanoseconds (for benchmarks).
     ///   - onApplied: Called with each event after the models learned it and before the user's profile version
     ///     moves (used to bust cached lists).
+    ///   - publisher: Receives the changed users after each write slice and every catalogue change, for serving
+    ///     processes elsewhere.
     public init(
         log: Log,
         profiles: MemoryProfileStore,
@@ -103,9 +106,11 @@ public final class StreamProcessor<Log: EventLog>: Service {
         configuration: Configuration = .init(),
         logger: Logger,
         freshnessObserver: (@Sendable (Int64) -> Void)? = nil,
-        onApplied: (@Sendable (Event) -> Void)? = nil
+        onApplied: (@Sendable (Event) -> Void)? = nil,
+        publisher: (any ServingStatePublisher)? = nil
     ) {
         self.onApplied = onApplied
+        self.publisher = publisher
         self.catalog = catalog
         self.log = log
         self.profiles = profiles
@@ -252,6 +257,7 @@ public final class StreamProcessor<Log: EventLog>: Service {
             if record.topicPartition.topic == CatalogService<Log>.topic {
                 if let change = try? CatalogChange(decoding: record.payload) {
                     self.catalog.apply(change)
+                    self.publisher?.publish(catalogChange: change)
                 } else {
                     self.metrics.undecodable.increment()
                 }
@@ -288,6 +294,7 @@ public final class StreamProcessor<Log: EventLog>: Service {
                 self.onApplied?(event)
                 self.profiles.modify(event.user) { $0.apply(event) }
             }
+            if let publisher = self.publisher { self.publish(events[start..<end], to: publisher) }
             start = end
         }
         self.trending.publish(self.engine.read { $0.trendingSnapshot() })
@@ -305,6 +312,21 @@ public final class StreamProcessor<Log: EventLog>: Service {
         }
         self.checkRecovered(positions)
         self.metrics.lag.record(self.lag())
+    }
+
+    /// Hands the users of one slice, as they are now, to the publisher.
+    private func publish(_ events: ArraySlice<Event>, to publisher: any ServingStatePublisher) {
+        var users: [String] = []
+        var seen = Set<String>()
+        for event in events where seen.insert(event.user).inserted { users.append(event.user) }
+        let models = self.engine.read { engine in users.map { engine.portableUser($0) } }
+        var published: [PublishedUser] = []
+        published.reserveCapacity(users.count)
+        for (user, model) in zip(users, models) {
+            guard let profile = self.profiles.profile(for: user) else { continue }
+            published.append(PublishedUser(profile: profile, model: model ?? .init()))
+        }
+        publisher.publish(users: published)
     }
 
     private func checkRecovered(_ positions: [TopicPartition: Int64]) {

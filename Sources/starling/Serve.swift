@@ -4,18 +4,56 @@ import Logging
 import Metrics
 import Prometheus
 import ServiceLifecycle
+import StarlingCluster
 import StarlingCore
 import StarlingEventLog
 import StarlingHTTP
 import StarlingModels
+import StarlingRedis
 import StarlingServing
 import StarlingStream
 
-/// `starling serve`: the API server with the embedded event log and the stream processor in one process.
+/// `starling serve`: the API server with the embedded event log and the stream processor in one process, or one
+/// of the roles of a deployment sharing state through Redis.
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the HTTP API, the embedded event log and the stream processor."
     )
+
+    /// What a process runs.
+    enum Role: String, ExpressibleByArgument, CaseIterable {
+        /// Log, processor and the whole API.
+        case all
+        /// The API's read side only, serving from Redis and the model snapshot published there.
+        case api
+        /// Log, processor, ingest and catalogue, publishing to Redis; no recommendation endpoints.
+        case processor
+    }
+
+    @Option(
+        help: ArgumentHelp(
+            "all: everything in one process. api: serve recommendations from Redis and the published model snapshot (needs --redis; no ingest). processor: the log, ingest and the processor, publishing to Redis.",
+            valueName: "all|api|processor"
+        )
+    )
+    var role = Role.all
+
+    @Option(
+        help: ArgumentHelp(
+            "Share cached lists, users' state and model snapshots through this Redis server.",
+            valueName: "redis://host:port[/db]"
+        )
+    )
+    var redis: String?
+
+    @Option(name: .customLong("snapshot-seconds"), help: "Seconds between model snapshots published to Redis.")
+    var snapshotSeconds = 5
+
+    @Option(
+        name: .customLong("precompute-per-second"),
+        help: "Most cached lists of recently active users refreshed per second in the background; 0 turns it off."
+    )
+    var precomputePerSecond = 100
 
     @Option(help: "The address to listen on.")
     var host = "127.0.0.1"
@@ -143,6 +181,17 @@ struct Serve: AsyncParsableCommand {
         guard self.cacheTTLSeconds >= 0, self.cacheCapacity >= 1 else {
             throw ValidationError("--cache-ttl-seconds must not be negative and --cache-capacity must be positive")
         }
+        if let redis = self.redis {
+            do {
+                _ = try RedisClient.Configuration(url: redis)
+            } catch let error as RedisError {
+                throw ValidationError("--redis: \(error.message)")
+            }
+        } else if self.role != .all {
+            throw ValidationError("--role \(self.role.rawValue) needs --redis: that is where its processes share state")
+        }
+        guard self.snapshotSeconds >= 1 else { throw ValidationError("--snapshot-seconds must be positive") }
+        guard self.precomputePerSecond >= 0 else { throw ValidationError("--precompute-per-second must not be negative") }
         guard Logger.Level(rawValue: self.logLevel) != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
         }
@@ -159,6 +208,109 @@ struct Serve: AsyncParsableCommand {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(Self.metricsFactory(registry: registry))
 
+        let redis = try self.redis.map { url in
+            (
+                serving: RedisClient(
+                    configuration: try Self.redisConfiguration(url, commandTimeout: .milliseconds(250)),
+                    logger: logger
+                ),
+                background: RedisClient(
+                    configuration: try Self.redisConfiguration(url, commandTimeout: .seconds(10)),
+                    logger: logger
+                )
+            )
+        }
+        let app: Application<RouterResponder<BasicRequestContext>>
+        switch self.role {
+        case .api:
+            app = try self.apiApplication(redis: redis!, registry: registry, logger: logger)
+        case .all, .processor:
+            app = try self.processorApplication(redis: redis, registry: registry, logger: logger)
+        }
+        logger.notice(
+            "Starling serving",
+            metadata: [
+                "starling.http.address": "\(self.host):\(self.port)",
+                "starling.role": "\(self.role.rawValue)",
+                "starling.data_dir": "\(self.dataDirectory)",
+                "starling.log.durability": "\(self.durability)",
+            ]
+        )
+        try await app.runService()
+    }
+
+    private static func redisConfiguration(_ url: String, commandTimeout: Duration) throws -> RedisClient.Configuration {
+        var configuration = try RedisClient.Configuration(url: url)
+        configuration.commandTimeout = commandTimeout
+        return configuration
+    }
+
+    private var significantEvents: Set<String> {
+        Set(self.bustOn.split(separator: ",").map { String($0) })
+    }
+
+    private var httpConfiguration: ApplicationConfiguration {
+        .init(address: .hostname(self.host, port: self.port), serverName: "starling")
+    }
+
+    /// `--role api`: recommendations from Redis and the published model snapshot; no log, no processor.
+    private func apiApplication(
+        redis: (serving: RedisClient, background: RedisClient),
+        registry: PrometheusCollectorRegistry,
+        logger: Logger
+    ) throws -> Application<RouterResponder<BasicRequestContext>> {
+        let engineConfiguration = try self.engineConfiguration()
+        let engine = EngineStore(RecommendationEngine(configuration: engineConfiguration))
+        let trending = SnapshotPublisher<TrendingSnapshot>(.empty)
+        let catalog = ItemCatalog()
+        let follower = SnapshotFollower(
+            redis: redis.background,
+            engine: engine,
+            engineConfiguration: engineConfiguration,
+            trending: trending,
+            catalog: catalog,
+            logger: logger
+        )
+        let store = RedisServingStore(redis: redis.serving, logger: logger)
+        let components = APIComponents<SegmentedEventLog, MemoryProfileStore>(
+            ingest: nil,
+            recommendations: RecommendationService(
+                profiles: MemoryProfileStore(),
+                trending: trending,
+                engine: engine,
+                catalog: catalog,
+                defaultRules: try self.rules(),
+                defaultCategoryCap: self.categoryCap,
+                shared: self.cacheTTLSeconds > 0
+                    ? SharedServing(
+                        store: store,
+                        timeToLive: .seconds(self.cacheTTLSeconds),
+                        significantEvents: self.significantEvents,
+                        usersFromStore: true
+                    ) : nil
+            ),
+            readiness: { (follower.hasSnapshot, follower.hasSnapshot, 0) },
+            metricsText: { MetricsHelp.annotate(registry.emitToString()) },
+            maxBodyBytes: self.maxBodyMegabytes * 1_024 * 1_024,
+            catalogView: catalog,
+            writesUnavailable: "this process runs --role api and has no event log: send events and catalogue changes to "
+                + "a process started with --role all or --role processor (ingest into API processes needs a log "
+                + "shared between machines, which comes with Kafka)"
+        )
+        return Application(
+            router: buildRouter(components),
+            configuration: self.httpConfiguration,
+            services: [follower],
+            logger: logger
+        )
+    }
+
+    /// `--role all` and `--role processor`: the embedded log and the processor, publishing to Redis when given.
+    private func processorApplication(
+        redis: (serving: RedisClient, background: RedisClient)?,
+        registry: PrometheusCollectorRegistry,
+        logger: Logger
+    ) throws -> Application<RouterResponder<BasicRequestContext>> {
         var schema = EventSchema()
         for declaration in self.eventTypes {
             do {
@@ -182,15 +334,28 @@ struct Serve: AsyncParsableCommand {
         )
         let profiles = MemoryProfileStore()
         let catalog = ItemCatalog()
+        // A processor-only process serves no requests: its precomputed lists go to Redis only.
         let cache: RecommendationCache? =
-            self.cacheTTLSeconds > 0
+            self.cacheTTLSeconds > 0 && self.role == .all
             ? RecommendationCache(
                 configuration: .init(
                     capacity: self.cacheCapacity,
                     timeToLive: .seconds(self.cacheTTLSeconds),
-                    significantEvents: Set(self.bustOn.split(separator: ",").map { String($0) })
+                    significantEvents: self.significantEvents
                 )
             ) : nil
+        let store = redis.map { RedisServingStore(redis: $0.background, logger: logger) }
+        let servingStore = redis.map { RedisServingStore(redis: $0.serving, logger: logger) }
+        let shared = servingStore.flatMap { store in
+            self.cacheTTLSeconds > 0
+                ? SharedServing(
+                    store: store,
+                    timeToLive: .seconds(self.cacheTTLSeconds),
+                    significantEvents: self.significantEvents,
+                    usersFromStore: false
+                ) : nil
+        }
+        let activity = LockedBox<(@Sendable (Event) -> Void)?>(nil)
         let deduplication = DeduplicationIndex(retention: .seconds(self.deduplicationHours * 3_600))
         let processor = StreamProcessor(
             log: log,
@@ -203,7 +368,11 @@ struct Serve: AsyncParsableCommand {
                 engine: try self.engineConfiguration()
             ),
             logger: logger,
-            onApplied: Self.busting(cache)
+            onApplied: { event in
+                cache?.observe(event)
+                activity.value?(event)
+            },
+            publisher: store
         )
         let retrainer = ModelRetrainer(
             log: log,
@@ -220,17 +389,45 @@ struct Serve: AsyncParsableCommand {
                 maxFutureSkewMilliseconds: Int64(self.maxFutureHours * 3_600_000)
             )
         )
+        let meter = RequestMeter()
+        let recommendations = RecommendationService(
+            profiles: profiles,
+            trending: processor.trending,
+            engine: processor.engine,
+            catalog: catalog,
+            defaultRules: try self.rules(),
+            defaultCategoryCap: self.categoryCap,
+            cache: cache,
+            shared: shared,
+            meter: meter
+        )
+        var services: [any Service] = [log, processor, retrainer]
+        if let store, let redis {
+            services.append(store)
+            services.append(
+                SnapshotExporter(
+                    redis: redis.background,
+                    engine: processor.engine,
+                    catalog: catalog,
+                    catalogChangeID: { store.lastCatalogChangeID },
+                    configuration: .init(interval: .seconds(self.snapshotSeconds)),
+                    logger: logger
+                )
+            )
+        }
+        if self.precomputePerSecond > 0, cache != nil || shared != nil {
+            let job = PrecomputeJob(
+                service: recommendations,
+                meter: meter,
+                configuration: .init(perSecond: self.precomputePerSecond),
+                logger: logger
+            )
+            activity.withLock { $0 = { job.noteActivity($0) } }
+            services.append(job)
+        }
         let components = APIComponents(
             ingest: IngestService(log: log, deduplication: deduplication, decoder: IngestBatchDecoder(validator: validator)),
-            recommendations: RecommendationService(
-                profiles: profiles,
-                trending: processor.trending,
-                engine: processor.engine,
-                catalog: catalog,
-                defaultRules: try self.rules(),
-                defaultCategoryCap: self.categoryCap,
-                cache: cache
-            ),
+            recommendations: self.role == .all ? recommendations : nil,
             readiness: { (processor.isReady, processor.isRecovered, processor.lag()) },
             metricsText: { MetricsHelp.annotate(registry.emitToString()) },
             isRecovered: { processor.isRecovered },
@@ -253,27 +450,12 @@ struct Serve: AsyncParsableCommand {
             ),
             catalog: CatalogService(log: log, catalog: catalog)
         )
-        let app = Application(
+        return Application(
             router: buildRouter(components),
-            configuration: .init(address: .hostname(self.host, port: self.port), serverName: "starling"),
-            services: [log, processor, retrainer],
+            configuration: self.httpConfiguration,
+            services: services,
             logger: logger
         )
-        logger.notice(
-            "Starling serving",
-            metadata: [
-                "starling.http.address": "\(self.host):\(self.port)",
-                "starling.data_dir": "\(self.dataDirectory)",
-                "starling.log.durability": "\(self.durability)",
-            ]
-        )
-        try await app.runService()
-    }
-
-    /// The processor hook that busts cached lists on significant events.
-    static func busting(_ cache: RecommendationCache?) -> (@Sendable (Event) -> Void)? {
-        guard let cache else { return nil }
-        return { event in cache.observe(event) }
     }
 
     /// The configured boost and bury rules.

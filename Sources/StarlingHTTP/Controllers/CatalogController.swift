@@ -115,13 +115,18 @@ public struct CatalogController<Log: EventLog>: Sendable {
     }
 
     func get(context: some RequestContext) -> Response {
+        Self.get(from: self.service.catalog, context: context)
+    }
+
+    /// `GET /v1/items/{item}` from `catalog`.
+    static func get(from catalog: ItemCatalog, context: some RequestContext) -> Response {
         let id: String
         do throws(HTTPFailure) {
             id = try Self.itemID(context)
         } catch {
             return error.response
         }
-        guard let item = self.service.catalog.item(id), !self.service.catalog.isDeleted(id) else {
+        guard let item = catalog.item(id), !catalog.isDeleted(id) else {
             return Responses.error(.notFound, "unknown item '\(id)'")
         }
         var writer = JSONWriter(capacity: 256)

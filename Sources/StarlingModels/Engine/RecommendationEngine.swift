@@ -310,20 +310,68 @@ public struct RecommendationEngine: Recommender, Sendable {
         excluding: Set<Int32>,
         excludeSeen: Bool = true
     ) -> [Candidate] {
-        let userID = self.userIDs[user]
-        let blocked = self.blockedMask(user: userID, excluding: excluding, excludeSeen: excludeSeen)
+        self.candidates(
+            context: self.userIDs[user].map(self.context(of:)),
+            count: count,
+            source: source,
+            excluding: excluding,
+            excludeSeen: excludeSeen
+        )
+    }
+
+    /// The top candidates for a user whose state another process published (see ``PortableUser``): what
+    /// ``candidates(user:count:source:excluding:excludeSeen:)`` returns for a user this engine knows, computed from
+    /// that state and this engine's item-side models.
+    public func candidates(
+        for user: PortableUser,
+        count: Int,
+        source: RecommendationSource,
+        excluding: Set<Int32>,
+        excludeSeen: Bool = true
+    ) -> [Candidate] {
+        self.candidates(
+            context: { () -> UserContext in
+                let (state, vector) = self.userState(resolving: user)
+                return UserContext(state: state, vector: vector)
+            }(),
+            count: count,
+            source: source,
+            excluding: excluding,
+            excludeSeen: excludeSeen
+        )
+    }
+
+    private func candidates(
+        context: UserContext?,
+        count: Int,
+        source: RecommendationSource,
+        excluding: Set<Int32>,
+        excludeSeen: Bool
+    ) -> [Candidate] {
+        let blocked = self.blockedMask(context: context, excluding: excluding, excludeSeen: excludeSeen)
         if source == .blend {
-            return self.blend(user: userID, count: count, blocked: blocked)
+            return self.blend(context: context, count: count, blocked: blocked)
         }
-        return self.candidates(user: userID, count: count, source: source, blocked: blocked)
+        return self.candidates(context: context, count: count, source: source, blocked: blocked)
+    }
+
+    /// A user's state as the recommending code reads it: the engine's own, or one published by another process.
+    private struct UserContext {
+        var state: UserState
+        /// The user's embedding in this engine's item space; `nil` when there is none to trust.
+        var vector: [Float]?
+    }
+
+    private func context(of user: Int32) -> UserContext {
+        UserContext(state: self.users[Int(user)], vector: Array(self.factors.userVector(user)))
     }
 
     /// Per item: whether it must not be recommended (seen by the user, disliked, or excluded by the request).
     /// Built once per request so that scanning sources test one array element per item.
-    private func blockedMask(user: Int32?, excluding: Set<Int32>, excludeSeen: Bool = true) -> [Bool] {
+    private func blockedMask(context: UserContext?, excluding: Set<Int32>, excludeSeen: Bool) -> [Bool] {
         var mask = [Bool](repeating: false, count: self.itemKeys.count)
-        if let user {
-            for item in excludeSeen ? self.users[Int(user)].seen : self.users[Int(user)].disliked {
+        if let state = context?.state {
+            for item in excludeSeen ? state.seen : state.disliked {
                 mask[Int(item)] = true
             }
         }
@@ -331,16 +379,16 @@ public struct RecommendationEngine: Recommender, Sendable {
         return mask
     }
 
-    private func candidates(user userID: Int32?, count: Int, source: RecommendationSource, blocked: [Bool])
+    private func candidates(context: UserContext?, count: Int, source: RecommendationSource, blocked: [Bool])
         -> [Candidate]
     {
-        let state = userID.map { self.users[Int($0)] }
+        let state = context?.state
         let isBlocked: (Int32) -> Bool = { blocked[Int($0)] }
         switch source {
         case .embedding:
-            guard let userID, let state, state.events > 0 else { return [] }
+            guard let state, state.events > 0, let vector = context?.vector else { return [] }
             var scores: [Float] = []
-            self.factors.scoreAllItems(for: userID, into: &scores)
+            self.factors.scoreAllItems(for: vector, into: &scores)
             var top = TopK(count)
             for (i, score) in scores.enumerated() where score > top.threshold && !blocked[i] {
                 top.offer(Int32(i), score)
@@ -454,17 +502,18 @@ public struct RecommendationEngine: Recommender, Sendable {
         }
     }
 
-    private func blend(user: Int32?, count: Int, blocked: [Bool]) -> [Candidate] {
-        guard let id = user, self.users[Int(id)].events > 0 else {
-            return self.candidates(user: user, count: count, source: .trending, blocked: blocked)
+    private func blend(context: UserContext?, count: Int, blocked: [Bool]) -> [Candidate] {
+        guard let context, context.state.events > 0 else {
+            return self.candidates(context: context, count: count, source: .trending, blocked: blocked)
         }
+        let state = context.state
         var fusion = Fusion()
         let depth = max(count, self.configuration.blendDepth)
-        let idle = Double(max(0, self.latest.milliseconds - self.users[Int(id)].lastEvent))
+        let idle = Double(max(0, self.latest.milliseconds - state.lastEvent))
         let (seconds, attoseconds) = self.configuration.activityHalfLife.components
         let activity = exp2(-idle / (Double(seconds) * 1_000 + Double(attoseconds) / 1e15))
         var weights = self.configuration.blendWeights
-        if Int(self.users[Int(id)].events) <= self.configuration.coldStartEvents {
+        if Int(state.events) <= self.configuration.coldStartEvents {
             weights[.segment] = max(weights[.segment] ?? 0, self.configuration.coldStartSegmentWeight)
         }
         for (source, baseWeight) in weights.sorted(by: { $0.key.name < $1.key.name })
@@ -473,8 +522,8 @@ public struct RecommendationEngine: Recommender, Sendable {
             let weight = personal ? baseWeight * activity : baseWeight
             let list =
                 source == .cooccurrence
-                ? self.cooccurrenceCandidates(recent: self.users[Int(id)].recent, count: depth, blocked: { blocked[Int($0)] })
-                : self.candidates(user: id, count: depth, source: source, blocked: blocked)
+                ? self.cooccurrenceCandidates(recent: state.recent, count: depth, blocked: { blocked[Int($0)] })
+                : self.candidates(context: context, count: depth, source: source, blocked: blocked)
             guard let best = list.first?.score, best > 0 else { continue }
             let scale = Float(weight) / best
             for candidate in list where candidate.score > 0 {
@@ -483,13 +532,14 @@ public struct RecommendationEngine: Recommender, Sendable {
         }
         // The embedding re-scores the candidates the other sources found, rather than retrieving from the whole
         // catalogue: the same personal signal at a fraction of the cost.
-        if let embeddingWeight = self.configuration.blendWeights[.embedding], embeddingWeight > 0, !fusion.items.isEmpty {
+        if let embeddingWeight = self.configuration.blendWeights[.embedding], embeddingWeight > 0,
+            !fusion.items.isEmpty, let vector = context.vector
+        {
             let weight = Float(embeddingWeight * activity)
             let d = self.factors.configuration.dimensions
-            let scores = self.factors.userFactors.withUnsafeBufferPointer { users in
+            let scores = vector.withUnsafeBufferPointer { user in
                 self.factors.itemFactors.withUnsafeBufferPointer { items in
-                    let u = users.baseAddress! + Int(id) * d
-                    return fusion.items.map { VectorMath.dot(u, items.baseAddress! + Int($0) * d, d) }
+                    fusion.items.map { VectorMath.dot(user.baseAddress!, items.baseAddress! + Int($0) * d, d) }
                 }
             }
             if let best = scores.max(), best > 0 {
@@ -504,7 +554,7 @@ public struct RecommendationEngine: Recommender, Sendable {
             top.sorted().map {
                 Candidate(item: $0.id, score: $0.score, reason: fusion.reasons[Int(fusion.slots[$0.id]!)])
             },
-            recent: self.users[Int(id)].recent
+            recent: state.recent
         )
     }
 

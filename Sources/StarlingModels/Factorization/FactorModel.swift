@@ -148,17 +148,29 @@ public struct FactorModel: Sendable {
 
     /// Scores every item for `user` into `scores` (resized to the item count).
     public func scoreAllItems(for user: Int32, into scores: inout [Float]) {
+        guard Int(user) < self.userCount else {
+            scores = [Float](repeating: 0, count: self.itemCount)
+            return
+        }
+        self.userFactors.withUnsafeBufferPointer { users in
+            self.scoreAllItems(users.baseAddress! + Int(user) * self.configuration.dimensions, into: &scores)
+        }
+    }
+
+    /// Scores every item for a user vector (of ``Configuration/dimensions`` values) into `scores`.
+    public func scoreAllItems(for vector: [Float], into scores: inout [Float]) {
+        precondition(vector.count == self.configuration.dimensions, "the vector must have the model's dimensions")
+        vector.withUnsafeBufferPointer { self.scoreAllItems($0.baseAddress!, into: &scores) }
+    }
+
+    private func scoreAllItems(_ u: UnsafePointer<Float>, into scores: inout [Float]) {
         let d = self.configuration.dimensions
         let items = self.itemCount
         if scores.count != items { scores = [Float](repeating: 0, count: items) }
-        guard Int(user) < self.userCount else { return }
-        self.userFactors.withUnsafeBufferPointer { users in
-            self.itemFactors.withUnsafeBufferPointer { itemVectors in
-                let u = users.baseAddress! + Int(user) * d
-                scores.withUnsafeMutableBufferPointer { out in
-                    for i in 0..<items {
-                        out[i] = VectorMath.dot(u, itemVectors.baseAddress! + i * d, d)
-                    }
+        self.itemFactors.withUnsafeBufferPointer { itemVectors in
+            scores.withUnsafeMutableBufferPointer { out in
+                for i in 0..<items {
+                    out[i] = VectorMath.dot(u, itemVectors.baseAddress! + i * d, d)
                 }
             }
         }

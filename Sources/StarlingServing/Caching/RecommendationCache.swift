@@ -60,8 +60,8 @@ public final class RecommendationCache: Sendable {
     public let configuration: Configuration
     private let shards: [LockedBox<Shard>]
     private let perShardCapacity: Int
-    private let hits = Counter(label: "starling_cache_requests_total", dimensions: [("result", "hit")])
-    private let misses = Counter(label: "starling_cache_requests_total", dimensions: [("result", "miss")])
+    private let hits = Counter(label: "starling_cache_requests_total", dimensions: [("layer", "process"), ("result", "hit")])
+    private let misses = Counter(label: "starling_cache_requests_total", dimensions: [("layer", "process"), ("result", "miss")])
     private let busts = Counter(label: "starling_cache_busts_total")
 
     public init(configuration: Configuration = .init()) {

@@ -1,0 +1,22 @@
+/// The layout of Starling's keys in Redis, under one prefix (default `starling:`).
+///
+/// | Key | Type | Written by | Holds |
+/// |---|---|---|---|
+/// | `{prefix}user:{user}` | string | processor | ``PublishedUser`` (profile + engine state of the user) |
+/// | `{prefix}lists:{user}` | hash | any serving process | one ``SharedList`` per request shape |
+/// | `{prefix}model:meta` | string | processor | ``SnapshotManifest`` of the current model snapshot |
+/// | `{prefix}model:{generation}:{chunk}` | string | processor | the snapshot's bytes, in chunks |
+/// | `{prefix}catalog:changes` | stream | processor | catalogue changes, in the order applied |
+public struct RedisKeys: Hashable, Sendable {
+    public var prefix: String
+
+    public init(prefix: String = "starling:") {
+        self.prefix = prefix
+    }
+
+    func user(_ user: String) -> String { "\(self.prefix)user:\(user)" }
+    func lists(_ user: String) -> String { "\(self.prefix)lists:\(user)" }
+    var manifest: String { "\(self.prefix)model:meta" }
+    func chunk(generation: Int64, index: Int) -> String { "\(self.prefix)model:\(generation):\(index)" }
+    var catalogChanges: String { "\(self.prefix)catalog:changes" }
+}

@@ -1,0 +1,217 @@
+public import Logging
+import Metrics
+public import ServiceLifecycle
+public import StarlingCore
+public import StarlingRedis
+public import StarlingServing
+public import StarlingStream
+
+/// Starling's serving state in Redis: the shared cache layer every serving process reads and writes, the users'
+/// state the processor publishes, and the catalogue changes it applied.
+///
+/// Reads ask Redis directly (one round trip per lookup). Writes from the processor never wait for Redis: they are
+/// queued, coalesced per user (only the latest state matters), and written in pipelines by ``run()``. While Redis is
+/// unreachable the queue keeps the latest state of each changed user and the catalogue changes in order, and
+/// writing resumes once it is back.
+public final class RedisServingStore: SharedServingStore, ServingStatePublisher, Service {
+    /// Configuration of a ``RedisServingStore``.
+    public struct Configuration: Sendable {
+        public var keys: RedisKeys
+        /// How long a user's published state is kept after their latest event. Defaults to 7 days.
+        public var userTimeToLive: Duration
+        /// Most commands per pipeline when writing. Defaults to 512.
+        public var pipelineSize: Int
+        /// Catalogue changes kept in the stream (approximately). Defaults to 100,000.
+        public var catalogStreamLength: Int
+
+        public init(
+            keys: RedisKeys = .init(),
+            userTimeToLive: Duration = .seconds(7 * 24 * 3_600),
+            pipelineSize: Int = 512,
+            catalogStreamLength: Int = 100_000
+        ) {
+            self.keys = keys
+            self.userTimeToLive = userTimeToLive
+            self.pipelineSize = pipelineSize
+            self.catalogStreamLength = catalogStreamLength
+        }
+    }
+
+    private struct Pending: Sendable {
+        var users: [String: PublishedUser] = [:]
+        var catalog: [CatalogChange] = []
+        /// The id Redis gave the latest catalogue change written.
+        var lastCatalogID: String?
+    }
+
+    public let configuration: Configuration
+    private let redis: RedisClient
+    private let pending = LockedBox(Pending())
+    private let wake: AsyncStream<Void>.Continuation
+    private let wakeups: AsyncStream<Void>
+    private let logger: Logger
+    private let published = Counter(label: "starling_redis_published_total")
+    private let publishFailures = Counter(label: "starling_redis_publish_failures_total")
+
+    public init(redis: RedisClient, configuration: Configuration = .init(), logger: Logger) {
+        self.redis = redis
+        self.configuration = configuration
+        self.logger = logger
+        (self.wakeups, self.wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    // MARK: - Shared cache layer
+
+    public func lookup(user: String, key: String, includeUser: Bool) async throws -> SharedLookup {
+        var commands: [[[UInt8]]] = []
+        if !key.isEmpty { commands.append([Array("HGET".utf8), Array(self.configuration.keys.lists(user).utf8), Array(key.utf8)]) }
+        if includeUser { commands.append([Array("GET".utf8), Array(self.configuration.keys.user(user).utf8)]) }
+        let replies = try await self.redis.pipeline(commands)
+        var list: SharedList?
+        var published: PublishedUser?
+        var index = 0
+        if !key.isEmpty {
+            if let bytes = try Self.bulk(replies[index], "HGET") { list = try? SharedList(decoding: bytes) }
+            index += 1
+        }
+        if includeUser, let bytes = try Self.bulk(replies[index], "GET") {
+            do {
+                published = try PublishedUser(decoding: bytes)
+            } catch {
+                throw RedisError.unexpectedReply("the published state of '\(user)' is not readable: \(error)")
+            }
+        }
+        return SharedLookup(user: published, list: list)
+    }
+
+    public func store(_ list: SharedList, user: String, key: String, timeToLive: Duration) async throws {
+        let lists = Array(self.configuration.keys.lists(user).utf8)
+        let replies = try await self.redis.pipeline([
+            [Array("HSET".utf8), lists, Array(key.utf8), list.encoded()],
+            [Array("PEXPIRE".utf8), lists, Array(String(max(1, timeToLive.wholeMilliseconds)).utf8)],
+        ])
+        for reply in replies {
+            if case .error(let message) = reply { throw RedisError.serverError(message) }
+        }
+    }
+
+    private static func bulk(_ reply: RESPValue, _ command: String) throws -> [UInt8]? {
+        switch reply {
+        case .bulkString(let bytes): return bytes
+        case .error(let message): throw RedisError.serverError(message)
+        default: throw RedisError.unexpectedReply("\(command) answered \(reply.kind) instead of a bulk string")
+        }
+    }
+
+    // MARK: - Publishing (processor side)
+
+    public func publish(users: [PublishedUser]) {
+        guard !users.isEmpty else { return }
+        self.pending.withLock { pending in
+            for user in users { pending.users[user.profile.user] = user }
+        }
+        self.wake.yield()
+    }
+
+    public func publish(catalogChange: CatalogChange) {
+        self.pending.withLock { $0.catalog.append(catalogChange) }
+        self.wake.yield()
+    }
+
+    /// The stream id of the latest catalogue change written to Redis, if any.
+    public var lastCatalogChangeID: String? {
+        self.pending.withLock { $0.lastCatalogID }
+    }
+
+    /// Whether every queued change has been written.
+    public var isDrained: Bool {
+        self.pending.withLock { $0.users.isEmpty && $0.catalog.isEmpty }
+    }
+
+    /// Writes queued state until graceful shutdown, then writes what is left (once).
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            var backoff = Duration.milliseconds(50)
+            for await _ in self.wakeups {
+                while !Task.isCancelled, !self.isDrained {
+                    if await self.writePending() {
+                        backoff = .milliseconds(50)
+                    } else {
+                        try? await Task.sleep(for: backoff)
+                        backoff = min(backoff * 2, .seconds(2))
+                    }
+                }
+            }
+        }
+        _ = await self.writePending()
+    }
+
+    /// Writes the queued catalogue changes, then the queued users; returns whether everything taken was written.
+    private func writePending() async -> Bool {
+        let (users, catalog) = self.pending.withLock { pending in
+            let taken = (Array(pending.users.values), pending.catalog)
+            pending.users = [:]
+            pending.catalog = []
+            return taken
+        }
+        let keys = self.configuration.keys
+        var catalogWritten = 0
+        do {
+            for start in stride(from: 0, to: catalog.count, by: self.configuration.pipelineSize) {
+                let batch = catalog[start..<min(catalog.count, start + self.configuration.pipelineSize)]
+                let replies = try await self.redis.pipeline(
+                    batch.map { change in
+                        [
+                            Array("XADD".utf8), Array(keys.catalogChanges.utf8), Array("MAXLEN".utf8), Array("~".utf8),
+                            Array(String(self.configuration.catalogStreamLength).utf8), Array("*".utf8),
+                            Array("c".utf8), change.encoded(),
+                        ]
+                    }
+                )
+                for reply in replies {
+                    guard case .bulkString(let id?) = reply else {
+                        throw RedisError.unexpectedReply("XADD answered \(reply.kind) instead of an id")
+                    }
+                    catalogWritten += 1
+                    self.pending.withLock { $0.lastCatalogID = String(decoding: id, as: UTF8.self) }
+                }
+            }
+            let ttl = Array(String(self.configuration.userTimeToLive.wholeMilliseconds).utf8)
+            for start in stride(from: 0, to: users.count, by: self.configuration.pipelineSize) {
+                let batch = users[start..<min(users.count, start + self.configuration.pipelineSize)]
+                let replies = try await self.redis.pipeline(
+                    batch.map { user in
+                        [Array("SET".utf8), Array(keys.user(user.profile.user).utf8), user.encoded(), Array("PX".utf8), ttl]
+                    }
+                )
+                if let failure = replies.first(where: { if case .error = $0 { true } else { false } }) {
+                    throw RedisError.unexpectedReply("SET of a published user answered \(failure)")
+                }
+                self.published.increment(by: batch.count)
+            }
+            return true
+        } catch {
+            self.publishFailures.increment()
+            self.logger.warning(
+                "Publishing serving state to Redis failed; will retry",
+                metadata: ["starling.redis.error": "\(error)"]
+            )
+            // Put back what was not written, unless a newer state of the user arrived meanwhile.
+            self.pending.withLock { pending in
+                pending.catalog.insert(contentsOf: catalog[catalogWritten...], at: 0)
+                for user in users where pending.users[user.profile.user] == nil {
+                    pending.users[user.profile.user] = user
+                }
+            }
+            return false
+        }
+    }
+}
+
+extension Duration {
+    /// The duration in whole milliseconds (rounded down).
+    var wholeMilliseconds: Int64 {
+        let (seconds, attoseconds) = self.components
+        return seconds * 1_000 + attoseconds / 1_000_000_000_000_000
+    }
+}

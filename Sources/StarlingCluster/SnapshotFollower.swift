@@ -1,0 +1,186 @@
+public import Logging
+import Metrics
+public import ServiceLifecycle
+public import StarlingCore
+public import StarlingModels
+public import StarlingRedis
+
+/// Keeps an API process's engine and catalogue in step with what the processor publishes to Redis.
+///
+/// Every ``Configuration/snapshotInterval`` it reads the snapshot manifest and, when the generation changed, loads
+/// the snapshot (engine and catalogue) and installs it; every ``Configuration/catalogInterval`` it applies the
+/// catalogue changes added to the change stream since, so an item made unavailable stops being recommended within
+/// that interval rather than at the next snapshot. Redis being unreachable only delays both.
+public final class SnapshotFollower: Service {
+    /// Configuration of a ``SnapshotFollower``.
+    public struct Configuration: Sendable {
+        public var keys: RedisKeys
+        /// How often the manifest is checked. Defaults to 1 second.
+        public var snapshotInterval: Duration
+        /// How often the catalogue change stream is read. Defaults to 100 milliseconds.
+        public var catalogInterval: Duration
+
+        public init(
+            keys: RedisKeys = .init(),
+            snapshotInterval: Duration = .seconds(1),
+            catalogInterval: Duration = .milliseconds(100)
+        ) {
+            self.keys = keys
+            self.snapshotInterval = snapshotInterval
+            self.catalogInterval = catalogInterval
+        }
+    }
+
+    /// What the follower has installed.
+    public struct Status: Sendable {
+        /// The generation of the installed snapshot, `nil` before the first.
+        public var generation: Int64?
+        /// The latest catalogue change applied.
+        public var catalogChangeID: String?
+        /// The latest error, cleared by a success.
+        public var lastError: String?
+    }
+
+    public let configuration: Configuration
+    private let redis: RedisClient
+    private let engine: EngineStore
+    private let engineConfiguration: RecommendationEngine.Configuration
+    private let trending: SnapshotPublisher<TrendingSnapshot>
+    private let catalog: ItemCatalog
+    private let logger: Logger
+    private let state = LockedBox(Status())
+    private let loads = Counter(label: "starling_snapshot_loads_total")
+
+    public init(
+        redis: RedisClient,
+        engine: EngineStore,
+        engineConfiguration: RecommendationEngine.Configuration,
+        trending: SnapshotPublisher<TrendingSnapshot>,
+        catalog: ItemCatalog,
+        configuration: Configuration = .init(),
+        logger: Logger
+    ) {
+        self.redis = redis
+        self.engine = engine
+        self.engineConfiguration = engineConfiguration
+        self.trending = trending
+        self.catalog = catalog
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    public var status: Status {
+        self.state.value
+    }
+
+    /// Whether a snapshot has been installed (API processes are ready from then on).
+    public var hasSnapshot: Bool {
+        self.status.generation != nil
+    }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            var lastSnapshotCheck: ContinuousClock.Instant?
+            while !Task.isCancelled {
+                do {
+                    if lastSnapshotCheck.map({ ContinuousClock.now - $0 >= self.configuration.snapshotInterval }) ?? true {
+                        lastSnapshotCheck = .now
+                        try await self.loadIfChanged()
+                    }
+                    try await self.applyCatalogChanges()
+                    self.state.withLock { $0.lastError = nil }
+                } catch {
+                    let first = self.state.withLock { state -> Bool in
+                        defer { state.lastError = "\(error)" }
+                        return state.lastError == nil
+                    }
+                    if first {
+                        self.logger.warning(
+                            "Following the model snapshot in Redis failed; serving what is installed",
+                            metadata: ["starling.redis.error": "\(error)"]
+                        )
+                    }
+                }
+                try? await Task.sleep(for: self.configuration.catalogInterval)
+            }
+        }
+    }
+
+    /// Loads and installs the published snapshot if its generation differs from the installed one; returns whether
+    /// it did.
+    @discardableResult
+    public func loadIfChanged() async throws -> Bool {
+        let keys = self.configuration.keys
+        guard let raw = try await self.redis.get(keys.manifest) else { return false }
+        let manifest: SnapshotManifest
+        do {
+            manifest = try SnapshotManifest(decoding: raw)
+        } catch {
+            throw RedisError.unexpectedReply("the model snapshot manifest is not readable: \(error)")
+        }
+        guard manifest.generation != self.status.generation else { return false }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(manifest.byteCount)
+        for index in 0..<manifest.chunkCount {
+            guard let chunk = try await self.redis.get(keys.chunk(generation: manifest.generation, index: index)) else {
+                throw RedisError.unexpectedReply("chunk \(index) of model snapshot \(manifest.generation) is missing")
+            }
+            bytes += chunk
+        }
+        guard bytes.count == manifest.byteCount, bytes.withUnsafeBytes({ CRC32C.checksum($0) }) == manifest.checksum
+        else {
+            throw RedisError.unexpectedReply("model snapshot \(manifest.generation) does not match its checksum")
+        }
+        let snapshot: ModelSnapshot
+        do {
+            snapshot = try ModelSnapshot(decoding: bytes, configuration: self.engineConfiguration)
+        } catch {
+            throw RedisError.unexpectedReply(
+                "model snapshot \(manifest.generation) does not decode with this process's model settings (\(error)); "
+                    + "start API processes with the processor's --model settings"
+            )
+        }
+        let engine = snapshot.engine
+        self.engine.write { $0 = engine }
+        self.trending.publish(engine.trendingSnapshot())
+        self.catalog.replaceAll(with: snapshot.catalog)
+        self.state.withLock {
+            $0.generation = manifest.generation
+            $0.catalogChangeID = snapshot.catalogChangeID
+        }
+        self.loads.increment()
+        self.logger.info(
+            "Installed model snapshot",
+            metadata: [
+                "starling.snapshot.generation": "\(manifest.generation)",
+                "starling.snapshot.bytes": "\(manifest.byteCount)",
+                "starling.model.version": "\(manifest.modelVersion)",
+            ]
+        )
+        return true
+    }
+
+    /// Applies the catalogue changes published after the latest one applied; returns how many.
+    @discardableResult
+    public func applyCatalogChanges() async throws -> Int {
+        let after = self.status.catalogChangeID.map { "(" + $0 } ?? "-"
+        let reply = try await self.redis.send(["XRANGE", self.configuration.keys.catalogChanges, after, "+", "COUNT", "1000"])
+        guard let entries = reply.array else {
+            throw RedisError.unexpectedReply("XRANGE answered \(reply.kind) instead of an array")
+        }
+        var lastID: String?
+        for entry in entries {
+            guard let parts = entry.array, parts.count == 2, let id = parts[0].string, let fields = parts[1].array,
+                fields.count == 2, let payload = fields[1].bytes
+            else { throw RedisError.unexpectedReply("a catalogue change entry is malformed") }
+            do {
+                self.catalog.apply(try CatalogChange(decoding: payload))
+            } catch {
+                throw RedisError.unexpectedReply("catalogue change \(id) is not readable: \(error)")
+            }
+            lastID = id
+        }
+        if let lastID { self.state.withLock { $0.catalogChangeID = lastID } }
+        return entries.count
+    }
+}

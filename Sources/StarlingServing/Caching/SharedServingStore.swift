@@ -1,0 +1,139 @@
+import Metrics
+public import StarlingCore
+public import StarlingStream
+
+/// A recommendation list kept where every serving process can read it (the second cache layer).
+public struct SharedList: Hashable, Sendable {
+    public var items: [Recommendation]
+    /// The user's count of significant events when the list was computed
+    /// (``UserProfile/count(of:)``): the list is valid only while that count has not moved.
+    public var epoch: UInt64
+    public var profileVersion: UInt64
+    public var modelVersion: UInt64
+    /// When the list was computed, in wall-clock milliseconds; it is valid for the time to live from then.
+    public var computedAt: Int64
+
+    public init(items: [Recommendation], epoch: UInt64, profileVersion: UInt64, modelVersion: UInt64, computedAt: Int64) {
+        self.items = items
+        self.epoch = epoch
+        self.profileVersion = profileVersion
+        self.modelVersion = modelVersion
+        self.computedAt = computedAt
+    }
+}
+
+extension SharedList {
+    private static let formatVersion: UInt8 = 1
+
+    /// The binary form.
+    public func encoded() -> [UInt8] {
+        var w = BinaryWriter(capacity: 64 + self.items.count * 48)
+        w.write(Self.formatVersion)
+        w.write(self.epoch)
+        w.write(self.profileVersion)
+        w.write(self.modelVersion)
+        w.write(self.computedAt)
+        w.writeVarint(UInt64(self.items.count))
+        for item in self.items {
+            w.write(item.item)
+            w.write(item.score)
+            w.write(item.reason)
+        }
+        return w.bytes
+    }
+
+    /// Reads what ``encoded()`` wrote.
+    public init(decoding bytes: [UInt8]) throws(BinaryFormatError) {
+        let result = bytes.withUnsafeBytes { raw in
+            Result { () throws(BinaryFormatError) -> SharedList in
+                var r = BinaryReader(raw)
+                guard try r.readUInt8() == Self.formatVersion else { throw .malformed }
+                let epoch = try r.readUInt64()
+                let profileVersion = try r.readUInt64()
+                let modelVersion = try r.readUInt64()
+                let computedAt = try r.readInt64()
+                let count = try r.readVarint()
+                guard count <= UInt64(r.remaining) else { throw .truncated }
+                var items: [Recommendation] = []
+                items.reserveCapacity(Int(count))
+                for _ in 0..<count {
+                    let item = try r.readString()
+                    let score = try r.readDouble()
+                    items.append(Recommendation(item: item, score: score, reason: try r.readString()))
+                }
+                guard r.remaining == 0 else { throw .malformed }
+                return SharedList(
+                    items: items,
+                    epoch: epoch,
+                    profileVersion: profileVersion,
+                    modelVersion: modelVersion,
+                    computedAt: computedAt
+                )
+            }
+        }
+        self = try result.get()
+    }
+}
+
+/// What one lookup in the shared store found.
+public struct SharedLookup: Sendable {
+    /// The user's published state, when asked for and present.
+    public var user: PublishedUser?
+    /// The cached list under the requested key, when present.
+    public var list: SharedList?
+
+    public init(user: PublishedUser?, list: SharedList?) {
+        self.user = user
+        self.list = list
+    }
+}
+
+/// Where serving processes share cached lists and read users' published state (Redis in production).
+public protocol SharedServingStore: Sendable {
+    /// In one round trip: the list cached for `user` under `key` and, when `includeUser`, the user's published
+    /// state.
+    func lookup(user: String, key: String, includeUser: Bool) async throws -> SharedLookup
+    /// Stores a list for `user` under `key`, to be dropped after `timeToLive`.
+    func store(_ list: SharedList, user: String, key: String, timeToLive: Duration) async throws
+}
+
+/// How a ``RecommendationService`` uses a ``SharedServingStore``.
+public struct SharedServing: Sendable {
+    public var store: any SharedServingStore
+    /// How long a shared list stays valid.
+    public var timeToLive: Duration
+    /// Event types whose arrival makes a user's cached lists invalid (must be the same in every process).
+    public var significantEvents: Set<String>
+    /// Whether users' state comes from the store (API processes without a processor) rather than from this
+    /// process's own profiles and engine.
+    public var usersFromStore: Bool
+
+    public init(
+        store: any SharedServingStore,
+        timeToLive: Duration,
+        significantEvents: Set<String>,
+        usersFromStore: Bool
+    ) {
+        self.store = store
+        self.timeToLive = timeToLive
+        self.significantEvents = significantEvents
+        self.usersFromStore = usersFromStore
+    }
+}
+
+/// Metrics of the shared layer, created once.
+struct SharedServingMetrics: Sendable {
+    static let shared = SharedServingMetrics()
+    let hits = Counter(label: "starling_cache_requests_total", dimensions: [("layer", "shared"), ("result", "hit")])
+    let misses = Counter(label: "starling_cache_requests_total", dimensions: [("layer", "shared"), ("result", "miss")])
+    /// Lookups that failed (the store unreachable or slow): the request was computed from local state.
+    let errors = Counter(label: "starling_cache_requests_total", dimensions: [("layer", "shared"), ("result", "error")])
+}
+
+extension Duration {
+    /// The duration in whole milliseconds.
+    var milliseconds: Int64 {
+        let (seconds, attoseconds) = self.components
+        return seconds * 1_000 + attoseconds / 1_000_000_000_000_000
+    }
+}

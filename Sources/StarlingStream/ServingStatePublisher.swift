@@ -1,0 +1,53 @@
+public import StarlingCore
+public import StarlingModels
+
+/// What the processor shares of one user with serving processes elsewhere: the profile and the engine's state of
+/// the user, both as of the same applied event.
+public struct PublishedUser: Hashable, Sendable {
+    public var profile: UserProfile
+    public var model: RecommendationEngine.PortableUser
+
+    public init(profile: UserProfile, model: RecommendationEngine.PortableUser) {
+        self.profile = profile
+        self.model = model
+    }
+}
+
+extension PublishedUser {
+    private static let formatVersion: UInt8 = 1
+
+    /// The binary form: a format version, the profile, the engine state.
+    public func encoded() -> [UInt8] {
+        var w = BinaryWriter(capacity: 512)
+        w.write(Self.formatVersion)
+        self.profile.encode(into: &w)
+        self.model.encode(into: &w)
+        return w.bytes
+    }
+
+    /// Reads what ``encoded()`` wrote.
+    public init(decoding bytes: [UInt8]) throws(BinaryFormatError) {
+        let result = bytes.withUnsafeBytes { raw in
+            Result { () throws(BinaryFormatError) -> PublishedUser in
+                var r = BinaryReader(raw)
+                guard try r.readUInt8() == Self.formatVersion else { throw .malformed }
+                let profile = try UserProfile(decoding: &r)
+                let model = try RecommendationEngine.PortableUser(decoding: &r)
+                guard r.remaining == 0 else { throw .malformed }
+                return PublishedUser(profile: profile, model: model)
+            }
+        }
+        self = try result.get()
+    }
+}
+
+/// Receives the serving state the processor changes, to share it with serving processes elsewhere.
+///
+/// Both methods are called on the processor's path and must not block: implementations queue and write in the
+/// background, keeping only the latest state per user.
+public protocol ServingStatePublisher: Sendable {
+    /// The users one write slice changed, after their profiles moved.
+    func publish(users: [PublishedUser])
+    /// A catalogue change the processor applied.
+    func publish(catalogChange: CatalogChange)
+}
