@@ -154,17 +154,31 @@ let package = Package(
             name: "StarlingEvaluationTests",
             dependencies: ["StarlingCore", "StarlingModels", "StarlingEvaluation"]
         ),
+        .target(
+            name: "StarlingTestSupport",
+            dependencies: ["StarlingRedis"],
+            path: "Tests/StarlingTestSupport"
+        ),
         .testTarget(
             name: "StarlingRedisTests",
             dependencies: [
                 "StarlingRedis",
+                "StarlingTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .testTarget(
             name: "StarlingIntegrationTests",
-            dependencies: ["StarlingCore"]
+            dependencies: ["StarlingCore", "StarlingTestSupport"]
+        ),
+        .testTarget(
+            name: "StarlingClusterTests",
+            dependencies: [
+                "StarlingCore", "StarlingModels", "StarlingStream", "StarlingServing", "StarlingRedis", "StarlingCluster",
+                "StarlingTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
     ]
 )

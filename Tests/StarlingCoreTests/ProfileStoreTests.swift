@@ -212,3 +212,32 @@ struct UserProfileTests {
         #expect(profile.recent == [Interaction(item: "p", type: .purchase, timestamp: EventTime(milliseconds: 77))])
     }
 }
+
+struct UserProfileBinaryTests {
+    @Test func aProfileRoundTripsThroughItsBinaryForm() throws {
+        var profile = UserProfile(user: "ü-1")
+        profile.apply(event(.like, user: "ü-1", item: "a", at: 1_000))
+        profile.apply(event(.view, user: "ü-1", item: "b", at: 2_000))
+        profile.apply(event(.purchase, user: "ü-1", item: "a", at: 3_000))
+        profile.apply(event(.view, user: "ü-1", item: nil, at: 4_000))
+        var writer = BinaryWriter()
+        profile.encode(into: &writer)
+        let decoded = try writer.bytes.withUnsafeBytes { raw in
+            var reader = BinaryReader(raw)
+            return try UserProfile(decoding: &reader)
+        }
+        #expect(decoded == profile)
+    }
+
+    @Test func theSignificantCountMovesOnlyWithSignificantEvents() {
+        var profile = UserProfile(user: "u")
+        let significant: Set<String> = ["like", "purchase"]
+        profile.apply(event(.view, at: 1))
+        #expect(profile.count(of: significant) == 0)
+        profile.apply(event(.like, at: 2))
+        profile.apply(event(.view, at: 3))
+        #expect(profile.count(of: significant) == 1)
+        profile.apply(event(.purchase, at: 4))
+        #expect(profile.count(of: significant) == 2)
+    }
+}

@@ -1,6 +1,6 @@
 import Foundation
 import StarlingCore
-import Testing
+import StarlingTestSupport
 
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -26,7 +26,7 @@ final class StarlingServer: @unchecked Sendable {
     }
 
     init(dataDirectory: String, extraArguments: [String] = []) throws {
-        self.port = try Self.freePort()
+        self.port = try freeLoopbackPort()
         self.dataDirectory = dataDirectory
         self.extraArguments = extraArguments
     }
@@ -89,25 +89,6 @@ final class StarlingServer: @unchecked Sendable {
     func json(_ method: String, _ path: String, body: String? = nil) async throws -> (Int, JSONValue) {
         let (status, data) = try await self.request(method, path, body: body)
         return (status, try JSONScanner.parse([UInt8](data)))
-    }
-
-    private static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw ServerError("socket() failed") }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Int32 in
-                guard bind(fd, pointer, length) == 0 else { return -1 }
-                return getsockname(fd, pointer, &length)
-            }
-        }
-        guard bound == 0 else { throw ServerError("bind() failed") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 }
 

@@ -1,4 +1,5 @@
 import StarlingRedis
+import StarlingTestSupport
 import Testing
 
 private func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
@@ -234,7 +235,7 @@ struct RedisClientTests {
     }
 
     @Test func failsFastWhenRedisWasNeverUp() async throws {
-        let port = try RedisServerProcess.freePort()
+        let port = try freeLoopbackPort()
         try await withClient(.init(port: port, commandTimeout: .seconds(5))) { redis in
             let first = await measure { try await redis.ping() }
             let refused = try #require(first.error as? RedisError)

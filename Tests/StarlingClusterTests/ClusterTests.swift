@@ -1,0 +1,288 @@
+import Logging
+import StarlingCluster
+import StarlingCore
+import StarlingModels
+import StarlingRedis
+import StarlingServing
+import StarlingStream
+import StarlingTestSupport
+import Testing
+
+/// A processor side and an API side sharing state through a real redis-server, as two processes would.
+private final class Deployment: Sendable {
+    let redis: RedisServerProcess
+    let client: RedisClient
+    let store: RedisServingStore
+    // Processor side.
+    let engine = EngineStore(RecommendationEngine())
+    let profiles = MemoryProfileStore()
+    let catalog = ItemCatalog()
+    let exporter: SnapshotExporter
+    // API side.
+    let apiEngine = EngineStore(RecommendationEngine())
+    let apiCatalog = ItemCatalog()
+    let follower: SnapshotFollower
+    let significant: Set<String> = ["like", "dislike", "purchase"]
+
+    init(redis: RedisServerProcess, chunkBytes: Int = 8 << 20) {
+        self.redis = redis
+        self.client = RedisClient(configuration: redis.configuration(commandTimeout: .milliseconds(500)))
+        let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+        self.store = RedisServingStore(redis: self.client, logger: logger)
+        self.exporter = SnapshotExporter(
+            redis: self.client,
+            engine: self.engine,
+            catalog: self.catalog,
+            catalogChangeID: { [store] in store.lastCatalogChangeID },
+            configuration: .init(chunkBytes: chunkBytes),
+            logger: logger
+        )
+        self.follower = SnapshotFollower(
+            redis: self.client,
+            engine: self.apiEngine,
+            engineConfiguration: .init(),
+            trending: SnapshotPublisher(.empty),
+            catalog: self.apiCatalog,
+            logger: logger
+        )
+    }
+
+    /// The processor's service: its own engine and profiles, no cache.
+    var processorService: RecommendationService<MemoryProfileStore> {
+        RecommendationService(profiles: self.profiles, trending: SnapshotPublisher(.empty), engine: self.engine, catalog: self.catalog)
+    }
+
+    /// An API process's service: users' state from Redis, lists cached there.
+    func apiService(timeToLive: Duration = .seconds(600)) -> RecommendationService<MemoryProfileStore> {
+        RecommendationService(
+            profiles: MemoryProfileStore(),
+            trending: SnapshotPublisher(.empty),
+            engine: self.apiEngine,
+            catalog: self.apiCatalog,
+            shared: SharedServing(store: self.store, timeToLive: timeToLive, significantEvents: self.significant, usersFromStore: true)
+        )
+    }
+
+    /// Applies events as the stream processor does: models learn, profiles move, changed users are published.
+    func apply(_ events: [Event]) {
+        self.engine.write { engine in for event in events { engine.learn(event) } }
+        var users: [PublishedUser] = []
+        for event in events {
+            self.profiles.modify(event.user) { $0.apply(event) }
+        }
+        for user in Set(events.map(\.user)) {
+            let model = self.engine.read { $0.portableUser(user) } ?? .init()
+            users.append(PublishedUser(profile: self.profiles.profile(for: user)!, model: model))
+        }
+        self.store.publish(users: users)
+    }
+
+    func applyCatalog(_ change: CatalogChange) {
+        self.catalog.apply(change)
+        self.store.publish(catalogChange: change)
+    }
+
+    /// Waits until the store wrote everything queued.
+    func drained() async throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !self.store.isDrained {
+            guard ContinuousClock.now < deadline else { throw TestSupportError("publishing to Redis did not finish") }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        // The queue empties when the write starts; one more round trip after it means the write finished.
+        try await Task.sleep(for: .milliseconds(20))
+    }
+
+    /// Runs `body` with the store's writer running.
+    func run(_ body: (Deployment) async throws -> Void) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await self.store.run() }
+            defer { group.cancelAll() }
+            try await body(self)
+        }
+        await self.client.close()
+    }
+
+    static func seedEvents() -> [Event] {
+        var events: [Event] = []
+        var t: Int64 = 1_000
+        func add(_ type: EventType, _ user: String, _ item: String) {
+            t += 1
+            events.append(Event(type: type, user: user, item: item, timestamp: .seconds(t)))
+        }
+        for u in 0..<30 {
+            add(.like, "ab-\(u)", "a")
+            add(.like, "ab-\(u)", "b")
+            add(.view, "ab-\(u)", "c")
+            add(.like, "xy-\(u)", "x")
+            add(.like, "xy-\(u)", "y")
+            add(.view, "xy-\(u)", "z")
+        }
+        add(.like, "me", "a")
+        return events
+    }
+}
+
+private func items(_ recommendations: Recommendations) -> [String] {
+    recommendations.items.map(\.item)
+}
+
+@Suite(.serialized)
+struct ClusterTests {
+    @Test func publishedUsersAndSharedListsRoundTripThroughRedis() async throws {
+        let redis = try await RedisServerProcess.started()
+        try await Deployment(redis: redis).run { d in
+            d.apply(Deployment.seedEvents())
+            try await d.drained()
+            let lookup = try await d.store.lookup(user: "ab-3", key: "k", includeUser: true)
+            let published = try #require(lookup.user)
+            #expect(published.profile == d.profiles.profile(for: "ab-3"))
+            #expect(published.model == d.engine.read { $0.portableUser("ab-3") })
+            #expect(lookup.list == nil)
+
+            let list = SharedList(
+                items: [Recommendation(item: "x", score: 0.5, reason: "trending")],
+                epoch: 2,
+                profileVersion: 3,
+                modelVersion: 0,
+                computedAt: 42
+            )
+            try await d.store.store(list, user: "ab-3", key: "k", timeToLive: .milliseconds(300))
+            #expect(try await d.store.lookup(user: "ab-3", key: "k", includeUser: false).list == list)
+            #expect(try await d.store.lookup(user: "ab-3", key: "other", includeUser: false).list == nil)
+            try await Task.sleep(for: .milliseconds(600))
+            #expect(try await d.store.lookup(user: "ab-3", key: "k", includeUser: false).list == nil, "expired")
+        }
+    }
+
+    @Test func anAPIProcessServesWhatTheProcessorServesAndFollowsEveryAction() async throws {
+        let redis = try await RedisServerProcess.started()
+        try await Deployment(redis: redis).run { d in
+            d.apply(Deployment.seedEvents())
+            try await d.drained()
+            #expect(try await d.exporter.exportIfChanged())
+            #expect(try await d.follower.loadIfChanged())
+            let api = d.apiService()
+
+            let expected = try await d.processorService.recommendations(for: "me", count: 5)
+            let served = try await api.recommendations(for: "me", count: 5)
+            #expect(items(served) == items(expected))
+            #expect(served.profileVersion == 1)
+            #expect(items(served).first == "b")
+
+            // The user acts; the snapshot is not re-exported, only the user's state is published.
+            d.apply([Event(type: .like, user: "me", item: "x", timestamp: .seconds(5_000))])
+            try await d.drained()
+            let after = try await api.recommendations(for: "me", count: 5)
+            #expect(after.profileVersion == 2)
+            #expect(items(after) == items(try await d.processorService.recommendations(for: "me", count: 5)))
+            #expect(!items(after).contains("x"))
+            #expect(items(after).contains("y"))
+        }
+    }
+
+    @Test func aCachedListIsServedUntilASignificantEventAndNeverAfter() async throws {
+        let redis = try await RedisServerProcess.started()
+        try await Deployment(redis: redis).run { d in
+            d.apply(Deployment.seedEvents())
+            try await d.drained()
+            try await d.exporter.exportIfChanged()
+            try await d.follower.loadIfChanged()
+            let api = d.apiService()
+            let first = try await api.recommendations(for: "me", count: 3)
+            let top = try #require(items(first).first)
+
+            // A view is not significant: the cached list, still holding the viewed item, is served as it was.
+            d.apply([Event(type: .view, user: "me", item: top, timestamp: .seconds(5_000))])
+            try await d.drained()
+            let cached = try await api.recommendations(for: "me", count: 3)
+            #expect(items(cached) == items(first))
+            #expect(cached.profileVersion == 1)
+
+            // A like makes every list cached before it invalid, in every process.
+            d.apply([Event(type: .like, user: "me", item: top, timestamp: .seconds(5_001))])
+            try await d.drained()
+            let fresh = try await api.recommendations(for: "me", count: 3)
+            #expect(fresh.profileVersion == 3)
+            #expect(!items(fresh).contains(top))
+            // A second API process sees the same.
+            #expect(items(try await d.apiService().recommendations(for: "me", count: 3)) == items(fresh))
+        }
+    }
+
+    @Test func catalogueChangesReachTheAPIProcessBetweenSnapshots() async throws {
+        let redis = try await RedisServerProcess.started()
+        try await Deployment(redis: redis).run { d in
+            d.apply(Deployment.seedEvents())
+            d.applyCatalog(.upsert(CatalogItem(id: "a", category: "films", updatedAt: .now())))
+            try await d.drained()
+            try await d.exporter.exportIfChanged()
+            try await d.follower.loadIfChanged()
+            #expect(d.apiCatalog.item("a")?.category == "films")
+            let api = d.apiService()
+            let top = try #require(items(try await api.recommendations(for: "xy-1", count: 3)).first)
+
+            d.applyCatalog(.upsert(CatalogItem(id: top, available: false, updatedAt: .now())))
+            try await d.drained()
+            #expect(try await d.follower.applyCatalogChanges() == 1)
+            #expect(d.apiCatalog.isRecommendable(top, at: .now()) == false)
+            let after = try await api.recommendations(for: "xy-1", count: 3)
+            #expect(!items(after).contains(top), "a cached list loses an item made unavailable")
+            #expect(try await d.follower.applyCatalogChanges() == 0)
+
+            // A new snapshot carries the change too; replaying the stream on top changes nothing.
+            try await d.exporter.exportIfChanged()
+            try await d.follower.loadIfChanged()
+            try await d.follower.applyCatalogChanges()
+            #expect(d.apiCatalog.isRecommendable(top, at: .now()) == false)
+        }
+    }
+
+    @Test func snapshotsTravelInCheckedChunksAndAreRepublishedWhenRedisLosesThem() async throws {
+        let redis = try await RedisServerProcess.started()
+        try await Deployment(redis: redis, chunkBytes: 1_000).run { d in
+            d.apply(Deployment.seedEvents())
+            #expect(try await d.exporter.exportIfChanged())
+            #expect(try await d.exporter.exportIfChanged() == false, "nothing changed")
+            #expect(try await d.follower.loadIfChanged())
+            #expect(try await d.follower.loadIfChanged() == false)
+            func encoded(_ store: EngineStore) -> [UInt8] {
+                var w = BinaryWriter()
+                store.read { $0.encode(into: &w) }
+                return w.bytes
+            }
+            #expect(encoded(d.apiEngine) == encoded(d.engine))
+            #expect(encoded(d.engine).count > 10_000, "several chunks")
+
+            await redis.killAndWait()
+            try await redis.start()
+            #expect(try await d.exporter.exportIfChanged(), "Redis restarted empty: the snapshot is published again")
+            #expect(try await d.follower.loadIfChanged())
+        }
+    }
+
+    @Test func withRedisDownTheAPIProcessComputesFromItsSnapshot() async throws {
+        let redis = try await RedisServerProcess.started()
+        try await Deployment(redis: redis).run { d in
+            d.apply(Deployment.seedEvents())
+            try await d.drained()
+            try await d.exporter.exportIfChanged()
+            try await d.follower.loadIfChanged()
+            let api = d.apiService()
+            let before = try await api.recommendations(for: "me", count: 3)
+            await redis.killAndWait()
+            let during = try await api.recommendations(for: "me", count: 3)
+            #expect(items(during) == items(before))
+            #expect(during.profileVersion == 0, "no published profile: computed from the snapshot's state")
+            // Publishing waits for Redis and loses nothing.
+            d.apply([Event(type: .like, user: "me", item: "x", timestamp: .seconds(5_000))])
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(!d.store.isDrained)
+            try await redis.start()
+            try await d.drained()
+            let after = try await api.recommendations(for: "me", count: 3)
+            #expect(after.profileVersion == 2)
+            #expect(!items(after).contains("x"))
+        }
+    }
+}
