@@ -23,8 +23,17 @@ public enum MetricsHelp {
         "starling_checkpoint_failures_total": "Processor checkpoints that failed to write.",
         "starling_retrain_duration_seconds": "Time of one full embedding retrain, from snapshot to hot swap.",
         "starling_model_version": "Version of the retrained embeddings in use.",
-        "starling_cache_requests_total": "Recommendation cache lookups, by result (hit or miss).",
+        "starling_cache_requests_total":
+            "Recommendation cache lookups, by layer (process or shared) and result (hit, miss, or error: the shared store was unreachable).",
         "starling_cache_busts_total": "Cached recommendation lists dropped because of a significant event.",
+        "starling_precompute_refreshes_total": "Cached lists of recently active users refreshed in the background.",
+        "starling_precompute_queued_users": "Recently active users waiting for their cached lists to be refreshed.",
+        "starling_redis_published_total": "Users' serving states written to Redis for API processes.",
+        "starling_redis_publish_failures_total": "Attempts to write serving state to Redis that failed (retried).",
+        "starling_snapshot_exports_total": "Model snapshots published to Redis.",
+        "starling_snapshot_export_failures_total": "Model snapshot exports to Redis that failed.",
+        "starling_snapshot_export_duration_seconds": "Time to publish one model snapshot to Redis.",
+        "starling_snapshot_loads_total": "Model snapshots loaded from Redis by an API process.",
     ]
 
     /// Inserts a `# HELP` line before each `# TYPE` line whose metric is in ``catalog``.

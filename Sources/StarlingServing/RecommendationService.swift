@@ -105,10 +105,11 @@ public struct RecommendationService<Profiles: ProfileStore>: Sendable {
     ///
     /// A shared list is valid while the user's count of significant events equals the one it was computed at, its
     /// time to live has not passed, and every item is still recommendable. When the store cannot be reached, the
-    /// list is computed from what this process has (for an API process, its model snapshot's state of the user).
+    /// list is computed from what this process has: for an API process, the latest state of the user it fetched,
+    /// or else its model snapshot's.
     private func sharedOrComputed(for user: String, _ request: RecommendationRequest) async throws -> Recommendations {
         guard let shared = self.shared else {
-            return self.compute(for: user, request, profile: try await self.profiles.profile(for: user), published: nil)
+            return self.compute(for: user, request, profile: try await self.profiles.profile(for: user), published: nil).list
         }
         let metrics = SharedServingMetrics.shared
         let key = request.cacheKey
@@ -119,7 +120,13 @@ public struct RecommendationService<Profiles: ProfileStore>: Sendable {
             metrics.errors.increment()
             lookup = nil
         }
-        let published = lookup?.user
+        let published: PublishedUser?
+        if let lookup {
+            published = lookup.user
+            if shared.usersFromStore, let user = lookup.user { shared.recentUsers.remember(user) }
+        } else {
+            published = shared.usersFromStore ? shared.recentUsers.state(of: user) : nil
+        }
         let profile = shared.usersFromStore ? published?.profile : try await self.profiles.profile(for: user)
         let epoch = profile?.count(of: shared.significantEvents) ?? 0
         let now = EventTime.now()
@@ -137,8 +144,10 @@ public struct RecommendationService<Profiles: ProfileStore>: Sendable {
             )
         }
         if lookup != nil { metrics.misses.increment() }
-        let computed = self.compute(for: user, request, profile: profile, published: published)
-        if lookup != nil {
+        let (computed, modelHasUser) = self.compute(for: user, request, profile: profile, published: published)
+        // A list computed from a model snapshot that has not yet seen all of the user's events (it lags the
+        // processor by up to one snapshot interval) is served but not shared: the next snapshot may know the items.
+        if lookup != nil, modelHasUser {
             let list = SharedList(
                 items: computed.items,
                 epoch: epoch,
@@ -152,13 +161,14 @@ public struct RecommendationService<Profiles: ProfileStore>: Sendable {
         return computed
     }
 
-    /// Computes a list from the engine: for a user the engine knows, or from `published` state when given.
+    /// Computes a list from the engine: for a user the engine knows, or from `published` state when given; and
+    /// whether the engine has learned every event of the published user.
     private func compute(
         for user: String,
         _ request: RecommendationRequest,
         profile: UserProfile?,
         published: PublishedUser?
-    ) -> Recommendations {
+    ) -> (list: Recommendations, modelHasUser: Bool) {
         let now = EventTime.now()
         var recentlySeen = Set<ItemKey>()
         if case .within(let window) = request.excludeSeen, let profile {
@@ -166,7 +176,7 @@ public struct RecommendationService<Profiles: ProfileStore>: Sendable {
                 recentlySeen.insert(ItemKey(interaction.item))
             }
         }
-        let (items, modelVersion) = self.engine.read { engine -> ([Recommendation], UInt64) in
+        let (items, modelVersion, modelHasUser) = self.engine.read { engine -> ([Recommendation], UInt64, Bool) in
             let excluded = Set(request.exclude.union(recentlySeen).compactMap { engine.itemIDs[$0] })
             // Filters drop candidates, so ask for more than needed.
             let depth = request.filters ? max(request.count * 5, request.count + 100) : request.count + 20
@@ -196,14 +206,16 @@ public struct RecommendationService<Profiles: ProfileStore>: Sendable {
             } else {
                 shaped = self.shape(blended, request: request, engine: engine, now: now)
             }
-            return (shaped, engine.modelVersion)
+            let modelHasUser = published.map { (engine.userState(user)?.events ?? 0) >= $0.model.events } ?? true
+            return (shaped, engine.modelVersion, modelHasUser)
         }
-        return Recommendations(
+        let list = Recommendations(
             user: user,
             items: self.pin(items, request: request, now: now),
             profileVersion: profile?.version ?? 0,
             modelVersion: modelVersion
         )
+        return (list, modelHasUser)
     }
 
     /// Adds catalogue items published in the last 7 days, for visitors the engine knows nothing about.

@@ -273,7 +273,11 @@ struct ClusterTests {
             await redis.killAndWait()
             let during = try await api.recommendations(for: "me", count: 3)
             #expect(items(during) == items(before))
-            #expect(during.profileVersion == 0, "no published profile: computed from the snapshot's state")
+            #expect(during.profileVersion == 1, "computed from the latest state fetched")
+            // A process that never fetched the user computes from its snapshot's state.
+            let fromSnapshot = try await d.apiService().recommendations(for: "me", count: 3)
+            #expect(items(fromSnapshot) == items(before))
+            #expect(fromSnapshot.profileVersion == 0)
             // Publishing waits for Redis and loses nothing.
             d.apply([Event(type: .like, user: "me", item: "x", timestamp: .seconds(5_000))])
             try await Task.sleep(for: .milliseconds(200))

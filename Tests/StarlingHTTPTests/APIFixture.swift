@@ -131,23 +131,6 @@ extension TestResponse {
     }
 }
 
-extension JSONValue {
-    var int: Int? {
-        if case .number(_, let integer?) = self { return Int(integer) }
-        return nil
-    }
-
-    var string: String? {
-        if case .string(let s) = self { return s }
-        return nil
-    }
-
-    var array: [JSONValue]? {
-        if case .array(let a) = self { return a }
-        return nil
-    }
-}
-
 /// Polls until `condition` holds, for up to 10 s.
 func eventually(_ what: String, sourceLocation: SourceLocation = #_sourceLocation, _ condition: () async throws -> Bool)
     async throws

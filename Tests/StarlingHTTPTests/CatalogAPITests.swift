@@ -145,10 +145,3 @@ struct CatalogAPITests {
         }
     }
 }
-
-extension JSONValue {
-    subscript(key: String) -> JSONValue? {
-        guard case .object(let members) = self else { return nil }
-        return members.first(where: { $0.key == key })?.value
-    }
-}

@@ -1,6 +1,7 @@
 import Foundation
 import StarlingCore
 import StarlingTestSupport
+import Testing
 
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -97,9 +98,26 @@ struct ServerError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-extension JSONValue {
-    var int: Int? {
-        if case .number(_, let integer?) = self { return Int(integer) }
-        return nil
-    }
+/// Checks a metrics exposition with `promtool check metrics` (every metric needs HELP and TYPE lines).
+func expectPromtoolAccepts(_ metrics: Data, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    let promtool = "/usr/bin/promtool"
+    try #require(
+        FileManager.default.isExecutableFile(atPath: promtool),
+        "promtool is needed (Debian package prometheus; scripts/test installs it)",
+        sourceLocation: sourceLocation
+    )
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: promtool)
+    process.arguments = ["check", "metrics"]
+    let input = Pipe()
+    let output = Pipe()
+    process.standardInput = input
+    process.standardOutput = output
+    process.standardError = output
+    try process.run()
+    input.fileHandleForWriting.write(metrics)
+    try input.fileHandleForWriting.close()
+    process.waitUntilExit()
+    let report = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    #expect(process.terminationStatus == 0, "promtool: \(report)", sourceLocation: sourceLocation)
 }

@@ -28,6 +28,24 @@ public enum JSONValue: Hashable, Sendable {
         guard case .object(let members) = self else { return nil }
         return members.first(where: { $0.key == key })?.value
     }
+
+    /// The text, if this is a string.
+    public var string: String? {
+        if case .string(let s) = self { return s }
+        return nil
+    }
+
+    /// The elements, if this is an array.
+    public var array: [JSONValue]? {
+        if case .array(let a) = self { return a }
+        return nil
+    }
+
+    /// The exact integer, if this is a number written as an integer that fits `Int`.
+    public var int: Int? {
+        if case .number(_, let integer?) = self { return Int(exactly: integer) }
+        return nil
+    }
 }
 
 /// One `"key": value` member of a JSON object.

@@ -107,13 +107,17 @@ public struct SharedServing: Sendable {
     /// Whether users' state comes from the store (API processes without a processor) rather than from this
     /// process's own profiles and engine.
     public var usersFromStore: Bool
+    /// The latest users' states fetched, served from while the store is unreachable (API processes).
+    public let recentUsers: RecentUsers
 
     public init(
         store: any SharedServingStore,
         timeToLive: Duration,
         significantEvents: Set<String>,
-        usersFromStore: Bool
+        usersFromStore: Bool,
+        recentUsers: RecentUsers = RecentUsers()
     ) {
+        self.recentUsers = recentUsers
         self.store = store
         self.timeToLive = timeToLive
         self.significantEvents = significantEvents
