@@ -9,22 +9,31 @@ public import StarlingRedis
 ///
 /// Every ``Configuration/interval``, if the engine learned or was retrained, or the catalogue changed, or the
 /// snapshot is missing from Redis (Redis restarted empty), it writes the engine and catalogue in chunks under a new
-/// generation, then the manifest that points at them; the previous generation's chunks expire a minute later, so a
-/// follower still reading them finishes.
+/// generation, then the manifest that points at them; the previous generation's chunks expire
+/// ``Configuration/retiredLifetime`` later, so a follower still reading them finishes (one that is slower fails
+/// that load and loads the new generation at its next check).
 public final class SnapshotExporter: Service {
     /// Configuration of a ``SnapshotExporter``.
     public struct Configuration: Sendable {
         public var keys: RedisKeys
-        /// How often to check for changes. Defaults to 5 seconds.
+        /// How often to check for changes. Defaults to 15 seconds.
         public var interval: Duration
         /// Bytes per chunk (Redis strings are limited to 512 MiB). Defaults to 8 MiB.
         public var chunkBytes: Int
+        /// How long a replaced generation's chunks stay readable. Defaults to 10 seconds.
+        public var retiredLifetime: Duration
 
-        public init(keys: RedisKeys = .init(), interval: Duration = .seconds(5), chunkBytes: Int = 8 << 20) {
+        public init(
+            keys: RedisKeys = .init(),
+            interval: Duration = .seconds(15),
+            chunkBytes: Int = 8 << 20,
+            retiredLifetime: Duration = .seconds(10)
+        ) {
             precondition(chunkBytes > 0, "chunks must not be empty")
             self.keys = keys
             self.interval = interval
             self.chunkBytes = chunkBytes
+            self.retiredLifetime = retiredLifetime
         }
     }
 
@@ -44,6 +53,7 @@ public final class SnapshotExporter: Service {
     private let exports = Counter(label: "starling_snapshot_exports_total")
     private let failures = Counter(label: "starling_snapshot_export_failures_total")
     private let duration = Timer(label: "starling_snapshot_export_duration_seconds")
+    private let size = Gauge(label: "starling_snapshot_bytes")
 
     /// - Parameter catalogChangeID: The id of the latest catalogue change written to Redis's change stream.
     public init(
@@ -112,12 +122,14 @@ public final class SnapshotExporter: Service {
         let old = try await self.redis.get(keys.manifest).flatMap { try? SnapshotManifest(decoding: $0) }
         try await self.redis.set(keys.manifest, manifest.encoded())
         if let old, old.generation != generation {
+            let lifetime = String(max(1, self.configuration.retiredLifetime.nanosecondsValue / 1_000_000))
             _ = try await self.redis.pipeline(
-                (0..<old.chunkCount).map { ["PEXPIRE", keys.chunk(generation: old.generation, index: $0), "60000"] }
+                (0..<old.chunkCount).map { ["PEXPIRE", keys.chunk(generation: old.generation, index: $0), lifetime] }
             )
         }
         self.exported.withLock { $0 = (signature, generation) }
         self.exports.increment()
+        self.size.record(bytes.count)
         self.duration.recordNanoseconds((ContinuousClock.now - started).nanosecondsValue)
         return true
     }

@@ -34,6 +34,7 @@ public enum MetricsHelp {
         "starling_snapshot_export_failures_total": "Model snapshot exports to Redis that failed.",
         "starling_snapshot_export_duration_seconds": "Time to publish one model snapshot to Redis.",
         "starling_snapshot_loads_total": "Model snapshots loaded from Redis by an API process.",
+        "starling_snapshot_bytes": "Size of the latest model snapshot published to Redis.",
     ]
 
     /// Inserts a `# HELP` line before each `# TYPE` line whose metric is in ``catalog``.

@@ -47,7 +47,7 @@ struct Serve: AsyncParsableCommand {
     var redis: String?
 
     @Option(name: .customLong("snapshot-seconds"), help: "Seconds between model snapshots published to Redis.")
-    var snapshotSeconds = 5
+    var snapshotSeconds = 15
 
     @Option(
         name: .customLong("precompute-per-second"),
@@ -227,15 +227,15 @@ struct Serve: AsyncParsableCommand {
         case .all, .processor:
             app = try self.processorApplication(redis: redis, registry: registry, logger: logger)
         }
-        logger.notice(
-            "Starling serving",
-            metadata: [
-                "starling.http.address": "\(self.host):\(self.port)",
-                "starling.role": "\(self.role.rawValue)",
-                "starling.data_dir": "\(self.dataDirectory)",
-                "starling.log.durability": "\(self.durability)",
-            ]
-        )
+        var metadata: Logger.Metadata = [
+            "starling.http.address": "\(self.host):\(self.port)",
+            "starling.role": "\(self.role.rawValue)",
+        ]
+        if self.role != .api {
+            metadata["starling.data_dir"] = "\(self.dataDirectory)"
+            metadata["starling.log.durability"] = "\(self.durability)"
+        }
+        logger.notice("Starling serving", metadata: metadata)
         try await app.runService()
     }
 
