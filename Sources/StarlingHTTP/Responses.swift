@@ -2,10 +2,10 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import StarlingCore
-import StarlingServing
+public import StarlingServing
 
 /// Building JSON responses.
-enum Responses {
+public enum Responses {
     static func json(_ writer: JSONWriter, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
         var fields = headers
         fields[.contentType] = "application/json"
@@ -21,8 +21,31 @@ enum Responses {
         return json(writer, status: status, headers: headers)
     }
 
+    /// Writes `"items": […]`.
     static func write(_ items: [Recommendation], into writer: inout JSONWriter) {
         writer.key("items")
+        writeArray(items, into: &writer)
+    }
+
+    /// Writes `"items": …` from a list as ``renderItems(_:)`` wrote it, or else from the items.
+    static func write(_ result: Recommendations, into writer: inout JSONWriter) {
+        if let rendered = result.renderedItems {
+            writer.key("items")
+            writer.raw(rendered)
+        } else {
+            write(result.items, into: &writer)
+        }
+    }
+
+    /// The JSON array of `items`, as the `items` member of a recommendations response holds it: what a
+    /// ``RecommendationCache`` renders once per stored list (`RecommendationCache.Configuration.render`).
+    public static func renderItems(_ items: [Recommendation]) -> [UInt8] {
+        var writer = JSONWriter(capacity: 16 + items.count * 64)
+        writeArray(items, into: &writer)
+        return writer.bytes
+    }
+
+    private static func writeArray(_ items: [Recommendation], into writer: inout JSONWriter) {
         writer.beginArray()
         for item in items {
             writer.beginObject()

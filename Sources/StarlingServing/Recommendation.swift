@@ -20,11 +20,21 @@ public struct Recommendations: Hashable, Sendable {
     public var profileVersion: UInt64
     /// The version of the retrained embeddings in use (0 until the first full retrain).
     public var modelVersion: UInt64
+    /// ``items`` as the cache's renderer wrote them (see ``RecommendationCache/Configuration/render``), when the
+    /// list came from the in-process cache.
+    public var renderedItems: [UInt8]?
 
-    public init(user: String, items: [Recommendation], profileVersion: UInt64, modelVersion: UInt64 = 0) {
+    public init(
+        user: String,
+        items: [Recommendation],
+        profileVersion: UInt64,
+        modelVersion: UInt64 = 0,
+        renderedItems: [UInt8]? = nil
+    ) {
         self.user = user
         self.items = items
         self.profileVersion = profileVersion
         self.modelVersion = modelVersion
+        self.renderedItems = renderedItems
     }
 }

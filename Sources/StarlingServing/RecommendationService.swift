@@ -84,7 +84,8 @@ public struct RecommendationService<Profiles: ProfileStore>: Sendable {
                 user: user,
                 items: hit.items,
                 profileVersion: hit.profileVersion,
-                modelVersion: hit.modelVersion
+                modelVersion: hit.modelVersion,
+                renderedItems: hit.rendered
             )
         }
         let computed = try await self.sharedOrComputed(for: user, request)

@@ -341,7 +341,8 @@ struct Serve: AsyncParsableCommand {
                 configuration: .init(
                     capacity: self.cacheCapacity,
                     timeToLive: .seconds(self.cacheTTLSeconds),
-                    significantEvents: self.significantEvents
+                    significantEvents: self.significantEvents,
+                    render: Responses.renderItems
                 )
             ) : nil
         let store = redis.map { RedisServingStore(redis: $0.background, logger: logger) }

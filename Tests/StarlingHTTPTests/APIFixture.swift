@@ -32,7 +32,9 @@ struct APIFixture {
         var topics = Dictionary(uniqueKeysWithValues: EventSchema().topics.map { ($0, 2) })
         topics[CatalogService<SegmentedEventLog>.topic] = 2
         let catalog = ItemCatalog()
-        let cache = self.cacheTTL.map { RecommendationCache(configuration: .init(timeToLive: $0)) }
+        let cache = self.cacheTTL.map {
+            RecommendationCache(configuration: .init(timeToLive: $0, render: Responses.renderItems))
+        }
         var onApplied: (@Sendable (Event) -> Void)? = nil
         if let cache { onApplied = { event in cache.observe(event) } }
         let log = try SegmentedEventLog.open(

@@ -4,6 +4,8 @@ import HummingbirdTesting
 import NIOCore
 import StarlingCore
 import StarlingEventLog
+import StarlingHTTP
+import StarlingServing
 import StarlingStream
 import Testing
 
@@ -82,4 +84,43 @@ struct CacheAPITests {
             #expect(try await !self.list(client).items.contains(top))
         }
     }
+}
+
+struct CachedRenderingTests {
+    @Test func aHitSendsTheSameBytesAsTheMissThatStoredIt() async throws {
+        try await APIFixture(cacheTTL: .seconds(600)).run { client, processor in
+            var events: [String] = []
+            for u in 0..<10 {
+                events.append(#"{"type":"like","user":"a\#(u)","item":"say \"hi\""}"#)
+                events.append(#"{"type":"like","user":"a\#(u)","item":"ü/2"}"#)
+            }
+            events.append(#"{"type":"like","user":"me","item":"say \"hi\""}"#)
+            _ = try await client.postEvents("{\"events\":[\(events.joined(separator: ","))]}")
+            try await eventually("applied") { processor.appliedCount == 21 }
+            let miss = try await client.execute(uri: "/v1/users/me/recommendations?count=3", method: .get)
+            #expect(String(buffer: miss.body).contains(#""item":"ü/2""#))
+            // Viewing the item does not bust the list: the next response is a hit, byte for byte the same.
+            _ = try await client.postEvents(#"{"events":[{"type":"view","user":"me","item":"ü/2"}]}"#)
+            try await eventually("view applied") { processor.appliedCount == 22 }
+            let hit = try await client.execute(uri: "/v1/users/me/recommendations?count=3", method: .get)
+            #expect(hit.body == miss.body)
+        }
+    }
+}
+
+@Test func renderedItemsAreTheItemsMemberOfAResponse() throws {
+    let items = [
+        Recommendation(item: "a\"b", score: 1.25, reason: "similar to c\\d"),
+        Recommendation(item: "x", score: 0, reason: "pinned"),
+    ]
+    var direct = JSONWriter()
+    direct.beginObject()
+    direct.key("items")
+    direct.raw(Responses.renderItems(items))
+    direct.endObject()
+    let parsed = try JSONScanner.parse(direct.bytes)
+    let first = try #require(parsed["items"]?.array?.first)
+    #expect(first["item"]?.string == "a\"b")
+    #expect(first["reason"]?.string == "similar to c\\d")
+    #expect(parsed["items"]?.array?.count == 2)
 }

@@ -66,7 +66,7 @@ public struct RecommendationController<Profiles: ProfileStore>: Sendable {
         var writer = JSONWriter(capacity: 128 + result.items.count * 64)
         writer.beginObject()
         writer.field("user", result.user)
-        Responses.write(result.items, into: &writer)
+        Responses.write(result, into: &writer)
         writer.field("profile_version", result.profileVersion)
         writer.field("model_version", result.modelVersion)
         writer.endObject()

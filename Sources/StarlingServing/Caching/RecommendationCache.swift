@@ -21,16 +21,21 @@ public final class RecommendationCache: Sendable {
         public var timeToLive: Duration
         /// Event types that bust a user's lists.
         public var significantEvents: Set<String>
+        /// Renders a list's items once when it is stored, for the serving layer to send as they are on every hit
+        /// (a hit then costs no per-item work). `nil`: hits are rendered by their caller.
+        public var render: (@Sendable ([Recommendation]) -> [UInt8])?
 
         public init(
             capacity: Int = 100_000,
             timeToLive: Duration = .seconds(60),
-            significantEvents: Set<String> = ["like", "dislike", "purchase", "add_to_cart"]
+            significantEvents: Set<String> = ["like", "dislike", "purchase", "add_to_cart"],
+            render: (@Sendable ([Recommendation]) -> [UInt8])? = nil
         ) {
             precondition(capacity > 0, "capacity must be positive")
             self.capacity = capacity
             self.timeToLive = timeToLive
             self.significantEvents = significantEvents
+            self.render = render
         }
     }
 
@@ -43,6 +48,8 @@ public final class RecommendationCache: Sendable {
         public var catalogVersion: UInt64
         /// The earliest catalogue expiry among the items: after it, hits re-check the items.
         public var earliestExpiry: EventTime?
+        /// The items as ``Configuration/render`` wrote them.
+        public var rendered: [UInt8]?
         fileprivate var expires: ContinuousClock.Instant
     }
 
@@ -129,6 +136,7 @@ public final class RecommendationCache: Sendable {
             modelVersion: modelVersion,
             catalogVersion: catalogVersion,
             earliestExpiry: earliestExpiry,
+            rendered: self.configuration.render?(items),
             expires: ContinuousClock.now.advanced(by: self.configuration.timeToLive)
         )
         self.shard(user).withLock { shard in
