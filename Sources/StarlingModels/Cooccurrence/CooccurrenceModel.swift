@@ -132,13 +132,32 @@ public struct CooccurrenceModel: Sendable {
 
     /// Dense per-request accumulation of scores: an array indexed by item plus the list of touched items, so
     /// scoring a user's recent window costs one multiply-add per neighbour and no hashing.
+    ///
+    /// Sparse: a request touches a few thousand items at most, so scores live in a small hash map rather than in an
+    /// array over the whole catalogue (which would be zeroed, and pulled through the caches, on every request).
     public struct Accumulator {
-        public fileprivate(set) var scores: [Float]
+        private var slots: Int32Map
         /// Items with a score, in first-touch order.
-        public fileprivate(set) var touched: [Int32] = []
+        public private(set) var touched: [Int32] = []
+        /// The score of each item of ``touched``, at the same index.
+        public private(set) var scores: [Float] = []
 
-        public init(itemCount: Int) {
-            self.scores = [Float](repeating: 0, count: itemCount)
+        /// - Parameter expectedItems: About how many items will be touched (the map grows beyond it).
+        public init(expectedItems: Int = 1_024) {
+            self.slots = Int32Map(minimumCapacity: expectedItems)
+            self.touched.reserveCapacity(expectedItems)
+            self.scores.reserveCapacity(expectedItems)
+        }
+
+        @inline(__always)
+        mutating func add(_ item: Int32, _ value: Float) {
+            if let slot = self.slots[item] {
+                self.scores[Int(slot)] += value
+            } else {
+                self.slots.set(item, Int32(self.touched.count))
+                self.touched.append(item)
+                self.scores.append(value)
+            }
         }
     }
 
@@ -151,12 +170,8 @@ public struct CooccurrenceModel: Sendable {
         self.inverseNorms.withUnsafeBufferPointer { norms in
             list.items.withUnsafeBufferPointer { items in
                 list.weights.withUnsafeBufferPointer { weights in
-                    accumulator.scores.withUnsafeMutableBufferPointer { scores in
-                        for k in 0..<items.count {
-                            let j = Int(items[k])
-                            if scores[j] == 0 { accumulator.touched.append(items[k]) }
-                            scores[j] += scale * weights[k] * norms[j]
-                        }
+                    for k in 0..<items.count {
+                        accumulator.add(items[k], scale * weights[k] * norms[Int(items[k])])
                     }
                 }
             }

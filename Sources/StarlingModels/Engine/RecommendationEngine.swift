@@ -437,7 +437,9 @@ public struct RecommendationEngine: Recommender, Sendable {
 
     private func cooccurrenceCandidates(recent: [Int32], count: Int, blocked: (Int32) -> Bool) -> [Candidate] {
         guard !recent.isEmpty else { return [] }
-        var accumulator = CooccurrenceModel.Accumulator(itemCount: self.itemKeys.count)
+        var accumulator = CooccurrenceModel.Accumulator(
+            expectedItems: recent.count * self.configuration.cooccurrence.maxNeighbours
+        )
         // More recent items weigh more: 1, 0.9, 0.81, …
         var weight: Float = 1
         for item in recent.reversed() {
@@ -445,8 +447,7 @@ public struct RecommendationEngine: Recommender, Sendable {
             weight *= self.configuration.recencyDecay
         }
         var top = TopK(count)
-        for item in accumulator.touched {
-            let score = accumulator.scores[Int(item)]
+        for (item, score) in zip(accumulator.touched, accumulator.scores) {
             if score > top.threshold, !blocked(item) { top.offer(item, score) }
         }
         return top.sorted().map { Candidate(item: $0.id, score: $0.score, reason: .cooccurring) }
@@ -561,10 +562,10 @@ public struct RecommendationEngine: Recommender, Sendable {
     /// Items most similar to `item` by co-occurrence.
     public func similarItems(to key: ItemKey, count: Int) -> [Candidate] {
         guard let item = self.itemIDs[key] else { return [] }
-        var accumulator = CooccurrenceModel.Accumulator(itemCount: self.itemKeys.count)
+        var accumulator = CooccurrenceModel.Accumulator(expectedItems: self.configuration.cooccurrence.maxNeighbours)
         self.cooccurrence.accumulate(from: item, weight: 1, into: &accumulator)
         var top = TopK(count)
-        for other in accumulator.touched where other != item { top.offer(other, accumulator.scores[Int(other)]) }
+        for (other, score) in zip(accumulator.touched, accumulator.scores) where other != item { top.offer(other, score) }
         return top.sorted().map { Candidate(item: $0.id, score: $0.score, reason: .similar(to: key)) }
     }
 
