@@ -438,6 +438,7 @@ public struct RecommendationEngine: Recommender, Sendable {
     private func cooccurrenceCandidates(recent: [Int32], count: Int, blocked: (Int32) -> Bool) -> [Candidate] {
         guard !recent.isEmpty else { return [] }
         var accumulator = CooccurrenceModel.Accumulator(
+            itemCount: self.itemKeys.count,
             expectedItems: recent.count * self.configuration.cooccurrence.maxNeighbours
         )
         // More recent items weigh more: 1, 0.9, 0.81, …
@@ -562,7 +563,10 @@ public struct RecommendationEngine: Recommender, Sendable {
     /// Items most similar to `item` by co-occurrence.
     public func similarItems(to key: ItemKey, count: Int) -> [Candidate] {
         guard let item = self.itemIDs[key] else { return [] }
-        var accumulator = CooccurrenceModel.Accumulator(expectedItems: self.configuration.cooccurrence.maxNeighbours)
+        var accumulator = CooccurrenceModel.Accumulator(
+            itemCount: self.itemKeys.count,
+            expectedItems: self.configuration.cooccurrence.maxNeighbours
+        )
         self.cooccurrence.accumulate(from: item, weight: 1, into: &accumulator)
         var top = TopK(count)
         for (other, score) in zip(accumulator.touched, accumulator.scores) where other != item { top.offer(other, score) }
