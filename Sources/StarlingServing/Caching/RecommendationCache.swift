@@ -97,16 +97,17 @@ public final class RecommendationCache: Sendable {
     ) -> (entry: Entry?, epoch: UInt64) {
         let now = ContinuousClock.now
         let (entry, epoch) = self.shard(user).withLock { shard -> (Entry?, UInt64) in
-            guard var lists = shard.users[user] else { return (nil, 0) }
-            guard let entry = lists.lists[key] else { return (nil, lists.epoch) }
+            // One hash of the user for the look-up and the recency update.
+            guard let index = shard.users.index(forKey: user) else { return (nil, 0) }
+            let epoch = shard.users.values[index].epoch
+            guard let entry = shard.users.values[index].lists[key] else { return (nil, epoch) }
             guard entry.expires > now else {
-                lists.lists[key] = nil
-                shard.users[user] = lists
-                return (nil, lists.epoch)
+                shard.users.values[index].lists[key] = nil
+                return (nil, epoch)
             }
             shard.tick &+= 1
-            shard.users[user]!.lastUsed = shard.tick
-            return (entry, lists.epoch)
+            shard.users.values[index].lastUsed = shard.tick
+            return (entry, epoch)
         }
         guard let entry,
             (entry.catalogVersion == catalogVersion && (entry.earliestExpiry.map { time < $0 } ?? true))
