@@ -151,6 +151,12 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "StarlingServingTests",
+            dependencies: [
+                "StarlingCore", "StarlingModels", "StarlingServing", .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
             name: "StarlingEvaluationTests",
             dependencies: ["StarlingCore", "StarlingModels", "StarlingEvaluation"]
         ),
