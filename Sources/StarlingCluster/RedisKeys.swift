@@ -4,6 +4,7 @@
 /// |---|---|---|---|
 /// | `{prefix}user:{user}` | string | processor | ``PublishedUser`` (profile + engine state of the user) |
 /// | `{prefix}lists:{user}` | hash | any serving process | one ``SharedList`` per request shape |
+/// | `{prefix}session:{session}` | string | processor | the session's recent items (``PublishedSession``) |
 /// | `{prefix}model:meta` | string | processor | ``SnapshotManifest`` of the current model snapshot |
 /// | `{prefix}model:{generation}:{chunk}` | string | processor | the snapshot's bytes, in chunks |
 /// | `{prefix}catalog:changes` | stream | processor | catalogue changes, in the order applied |
@@ -16,6 +17,7 @@ public struct RedisKeys: Hashable, Sendable {
 
     func user(_ user: String) -> String { "\(self.prefix)user:\(user)" }
     func lists(_ user: String) -> String { "\(self.prefix)lists:\(user)" }
+    func session(_ session: String) -> String { "\(self.prefix)session:\(session)" }
     var manifest: String { "\(self.prefix)model:meta" }
     func chunk(generation: Int64, index: Int) -> String { "\(self.prefix)model:\(generation):\(index)" }
     var catalogChanges: String { "\(self.prefix)catalog:changes" }

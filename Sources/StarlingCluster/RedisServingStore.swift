@@ -19,6 +19,8 @@ public final class RedisServingStore: SharedServingStore, ServingStatePublisher,
         public var keys: RedisKeys
         /// How long a user's published state is kept after their latest event. Defaults to 7 days.
         public var userTimeToLive: Duration
+        /// How long a session's published items are kept after its latest event. Defaults to 30 minutes.
+        public var sessionTimeToLive: Duration
         /// Most commands per pipeline when writing. Defaults to 512.
         public var pipelineSize: Int
         /// Catalogue changes kept in the stream (approximately). Defaults to 100,000.
@@ -27,11 +29,13 @@ public final class RedisServingStore: SharedServingStore, ServingStatePublisher,
         public init(
             keys: RedisKeys = .init(),
             userTimeToLive: Duration = .seconds(7 * 24 * 3_600),
+            sessionTimeToLive: Duration = .seconds(30 * 60),
             pipelineSize: Int = 512,
             catalogStreamLength: Int = 100_000
         ) {
             self.keys = keys
             self.userTimeToLive = userTimeToLive
+            self.sessionTimeToLive = sessionTimeToLive
             self.pipelineSize = pipelineSize
             self.catalogStreamLength = catalogStreamLength
         }
@@ -39,6 +43,7 @@ public final class RedisServingStore: SharedServingStore, ServingStatePublisher,
 
     private struct Pending: Sendable {
         var users: [String: PublishedUser] = [:]
+        var sessions: [String: [ItemKey]] = [:]
         var catalog: [CatalogChange] = []
         /// The id Redis gave the latest catalogue change written.
         var lastCatalogID: String?
@@ -95,6 +100,15 @@ public final class RedisServingStore: SharedServingStore, ServingStatePublisher,
         }
     }
 
+    public func sessionItems(_ session: String) async throws -> [ItemKey]? {
+        guard let bytes = try await self.redis.get(self.configuration.keys.session(session)) else { return nil }
+        do {
+            return try PublishedSession.decodeItems(bytes)
+        } catch {
+            throw RedisError.unexpectedReply("the published items of session '\(session)' are not readable: \(error)")
+        }
+    }
+
     private static func bulk(_ reply: RESPValue, _ command: String) throws -> [UInt8]? {
         switch reply {
         case .bulkString(let bytes): return bytes
@@ -113,6 +127,14 @@ public final class RedisServingStore: SharedServingStore, ServingStatePublisher,
         self.wake.yield()
     }
 
+    public func publish(sessions: [PublishedSession]) {
+        guard !sessions.isEmpty else { return }
+        self.pending.withLock { pending in
+            for session in sessions { pending.sessions[session.id] = session.items }
+        }
+        self.wake.yield()
+    }
+
     public func publish(catalogChange: CatalogChange) {
         self.pending.withLock { $0.catalog.append(catalogChange) }
         self.wake.yield()
@@ -125,7 +147,7 @@ public final class RedisServingStore: SharedServingStore, ServingStatePublisher,
 
     /// Whether every queued change has been written.
     public var isDrained: Bool {
-        self.pending.withLock { $0.users.isEmpty && $0.catalog.isEmpty }
+        self.pending.withLock { $0.users.isEmpty && $0.sessions.isEmpty && $0.catalog.isEmpty }
     }
 
     /// Writes queued state until graceful shutdown, then writes what is left (once).
@@ -148,9 +170,10 @@ public final class RedisServingStore: SharedServingStore, ServingStatePublisher,
 
     /// Writes the queued catalogue changes, then the queued users; returns whether everything taken was written.
     private func writePending() async -> Bool {
-        let (users, catalog) = self.pending.withLock { pending in
-            let taken = (Array(pending.users.values), pending.catalog)
+        let (users, sessions, catalog) = self.pending.withLock { pending in
+            let taken = (Array(pending.users.values), Array(pending.sessions), pending.catalog)
             pending.users = [:]
+            pending.sessions = [:]
             pending.catalog = []
             return taken
         }
@@ -189,6 +212,22 @@ public final class RedisServingStore: SharedServingStore, ServingStatePublisher,
                 }
                 self.published.increment(by: batch.count)
             }
+            let sessionTTL = Array(String(self.configuration.sessionTimeToLive.wholeMilliseconds).utf8)
+            for start in stride(from: 0, to: sessions.count, by: self.configuration.pipelineSize) {
+                let batch = sessions[start..<min(sessions.count, start + self.configuration.pipelineSize)]
+                let replies = try await self.redis.pipeline(
+                    batch.map { session in
+                        [
+                            Array("SET".utf8), Array(keys.session(session.key).utf8),
+                            PublishedSession(id: session.key, items: session.value).encodedItems(), Array("PX".utf8),
+                            sessionTTL,
+                        ]
+                    }
+                )
+                if let failure = replies.first(where: { if case .error = $0 { true } else { false } }) {
+                    throw RedisError.unexpectedReply("SET of a published session answered \(failure)")
+                }
+            }
             return true
         } catch {
             self.publishFailures.increment()
@@ -202,6 +241,7 @@ public final class RedisServingStore: SharedServingStore, ServingStatePublisher,
                 for user in users where pending.users[user.profile.user] == nil {
                     pending.users[user.profile.user] = user
                 }
+                for (id, items) in sessions where pending.sessions[id] == nil { pending.sessions[id] = items }
             }
             return false
         }

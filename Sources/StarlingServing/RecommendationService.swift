@@ -331,9 +331,25 @@ public struct RecommendationService<Profiles: ProfileStore>: Sendable {
     /// Recommendations for an anonymous session: items that co-occur with the session's recent items (from the
     /// events carrying that session id, or the given `recentItems`), topped up with trending items; never one of the
     /// session's own items. Catalogue rules, filters and diversity apply as for users.
+    ///
+    /// An API process reads the session's items as the processor published them; when they cannot be read, it
+    /// uses its model snapshot's.
     public func sessionRecommendations(
         session: String?,
         recentItems: [String] = [],
+        _ request: RecommendationRequest
+    ) async -> [Recommendation] {
+        if let session, let shared = self.shared, shared.usersFromStore,
+            let published = try? await shared.store.sessionItems(session)
+        {
+            return self.computeSessionRecommendations(session: nil, recentItems: published.map(\.name) + recentItems, request)
+        }
+        return self.computeSessionRecommendations(session: session, recentItems: recentItems, request)
+    }
+
+    private func computeSessionRecommendations(
+        session: String?,
+        recentItems: [String],
         _ request: RecommendationRequest
     ) -> [Recommendation] {
         let now = EventTime.now()

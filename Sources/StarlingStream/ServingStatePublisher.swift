@@ -41,6 +41,41 @@ extension PublishedUser {
     }
 }
 
+/// An anonymous session's recent items (oldest first), as the processor shares it with serving processes.
+public struct PublishedSession: Hashable, Sendable {
+    public var id: String
+    public var items: [ItemKey]
+
+    public init(id: String, items: [ItemKey]) {
+        self.id = id
+        self.items = items
+    }
+
+    /// The binary form of the items.
+    public func encodedItems() -> [UInt8] {
+        var w = BinaryWriter(capacity: 16 + self.items.count * 16)
+        w.writeVarint(UInt64(self.items.count))
+        for item in self.items { w.write(item.name) }
+        return w.bytes
+    }
+
+    /// Reads what ``encodedItems()`` wrote.
+    public static func decodeItems(_ bytes: [UInt8]) throws(BinaryFormatError) -> [ItemKey] {
+        let result = bytes.withUnsafeBytes { raw in
+            Result { () throws(BinaryFormatError) -> [ItemKey] in
+                var r = BinaryReader(raw)
+                let count = try r.readVarint()
+                guard count <= UInt64(r.remaining) else { throw .truncated }
+                var items: [ItemKey] = []
+                for _ in 0..<count { items.append(ItemKey(try r.readString())) }
+                guard r.remaining == 0 else { throw .malformed }
+                return items
+            }
+        }
+        return try result.get()
+    }
+}
+
 /// Receives the serving state the processor changes, to share it with serving processes elsewhere.
 ///
 /// Both methods are called on the processor's path and must not block: implementations queue and write in the
@@ -48,6 +83,8 @@ extension PublishedUser {
 public protocol ServingStatePublisher: Sendable {
     /// The users one write slice changed, after their profiles moved.
     func publish(users: [PublishedUser])
+    /// The anonymous sessions one write slice changed.
+    func publish(sessions: [PublishedSession])
     /// A catalogue change the processor applied.
     func publish(catalogChange: CatalogChange)
 }

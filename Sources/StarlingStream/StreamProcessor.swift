@@ -314,12 +314,22 @@ public final class StreamProcessor<Log: EventLog>: Service {
         self.metrics.lag.record(self.lag())
     }
 
-    /// Hands the users of one slice, as they are now, to the publisher.
+    /// Hands the users and sessions of one slice, as they are now, to the publisher.
     private func publish(_ events: ArraySlice<Event>, to publisher: any ServingStatePublisher) {
         var users: [String] = []
         var seen = Set<String>()
         for event in events where seen.insert(event.user).inserted { users.append(event.user) }
-        let models = self.engine.read { engine in users.map { engine.portableUser($0) } }
+        var sessions: [String] = []
+        var seenSessions = Set<String>()
+        for event in events {
+            if let session = event.session, seenSessions.insert(session).inserted { sessions.append(session) }
+        }
+        let (models, sessionItems) = self.engine.read { engine in
+            (
+                users.map { engine.portableUser($0) },
+                sessions.map { session in engine.sessionItems(session).map { engine.itemKeys[Int($0)] } }
+            )
+        }
         var published: [PublishedUser] = []
         published.reserveCapacity(users.count)
         for (user, model) in zip(users, models) {
@@ -327,6 +337,9 @@ public final class StreamProcessor<Log: EventLog>: Service {
             published.append(PublishedUser(profile: profile, model: model ?? .init()))
         }
         publisher.publish(users: published)
+        if !sessions.isEmpty {
+            publisher.publish(sessions: zip(sessions, sessionItems).map { PublishedSession(id: $0, items: $1) })
+        }
     }
 
     private func checkRecovered(_ positions: [TopicPartition: Int64]) {

@@ -75,6 +75,12 @@ private final class Deployment: Sendable {
             users.append(PublishedUser(profile: self.profiles.profile(for: user)!, model: model))
         }
         self.store.publish(users: users)
+        let sessions = Set(events.compactMap(\.session)).map { session in
+            PublishedSession(id: session, items: self.engine.read { engine in
+                engine.sessionItems(session).map { engine.itemKeys[Int($0)] }
+            })
+        }
+        self.store.publish(sessions: sessions)
     }
 
     func applyCatalog(_ change: CatalogChange) {
@@ -207,6 +213,27 @@ struct ClusterTests {
             #expect(!items(fresh).contains(top))
             // A second API process sees the same.
             #expect(items(try await d.apiService().recommendations(for: "me", count: 3)) == items(fresh))
+        }
+    }
+
+    @Test func anonymousSessionsAreServedFromTheirPublishedItems() async throws {
+        let redis = try await RedisServerProcess.started()
+        try await Deployment(redis: redis).run { d in
+            d.apply(Deployment.seedEvents())
+            try await d.drained()
+            try await d.exporter.exportIfChanged()
+            try await d.follower.loadIfChanged()
+            let api = d.apiService()
+            // The session starts after the snapshot: only its published items tell the API process about it.
+            d.apply([Event(type: .view, user: "anon-1", item: "x", session: "s-1", timestamp: .seconds(9_000))])
+            try await d.drained()
+            #expect(d.apiEngine.read { $0.sessionItems("s-1") }.isEmpty)
+            let served = await api.sessionRecommendations(session: "s-1", RecommendationRequest(count: 3))
+            let expected = await d.processorService.sessionRecommendations(session: "s-1", RecommendationRequest(count: 3))
+            #expect(served.map(\.item) == expected.map(\.item))
+            #expect(served.first?.item == "y")
+            #expect(served.first?.reason == "similar to x")
+            #expect(!served.contains { $0.item == "x" })
         }
     }
 

@@ -17,23 +17,24 @@ public struct SessionController<Profiles: ProfileStore>: Sendable {
 
     public func addRoutes(to router: Router<some RequestContext>) {
         router.get("/v1/sessions/:session/recommendations") { request, context in
-            self.get(request, context: context)
+            await self.get(request, context: context)
         }
         router.post("/v1/recommendations/session") { request, context in
             try await self.post(request, context: context)
         }
     }
 
-    func get(_ request: Request, context: some RequestContext) -> Response {
+    func get(_ request: Request, context: some RequestContext) async -> Response {
+        let session: String
+        let options: RecommendationRequest
         do throws(HTTPFailure) {
-            let session = try PathParameter.decoded(context, "session")
+            session = try PathParameter.decoded(context, "session")
             let count = try RecommendationController<Profiles>.count(request)
-            let options = try RecommendationController<Profiles>.options(request, count: count)
-            let items = self.service.sessionRecommendations(session: session, options)
-            return Self.respond(items, session: session)
+            options = try RecommendationController<Profiles>.options(request, count: count)
         } catch {
             return error.response
         }
+        return Self.respond(await self.service.sessionRecommendations(session: session, options), session: session)
     }
 
     func post(_ request: Request, context: some RequestContext) async throws -> Response {
@@ -65,7 +66,10 @@ public struct SessionController<Profiles: ProfileStore>: Sendable {
                 count = Int(integer)
             }
             let options = try RecommendationController<Profiles>.options(request, count: count)
-            return Self.respond(self.service.sessionRecommendations(session: nil, recentItems: items, options), session: nil)
+            return Self.respond(
+                await self.service.sessionRecommendations(session: nil, recentItems: items, options),
+                session: nil
+            )
         } catch let failure as HTTPFailure {
             return failure.response
         }

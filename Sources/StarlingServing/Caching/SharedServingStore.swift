@@ -95,6 +95,8 @@ public protocol SharedServingStore: Sendable {
     func lookup(user: String, key: String, includeUser: Bool) async throws -> SharedLookup
     /// Stores a list for `user` under `key`, to be dropped after `timeToLive`.
     func store(_ list: SharedList, user: String, key: String, timeToLive: Duration) async throws
+    /// The recent items of an anonymous session, oldest first, if published.
+    func sessionItems(_ session: String) async throws -> [ItemKey]?
 }
 
 /// How a ``RecommendationService`` uses a ``SharedServingStore``.
