@@ -216,6 +216,37 @@ struct ClusterTests {
         }
     }
 
+    @Test func listsTheLogsOwnerCachesAreServedByAPIProcesses() async throws {
+        let redis = try await RedisServerProcess.started()
+        try await Deployment(redis: redis).run { d in
+            d.apply(Deployment.seedEvents())
+            try await d.drained()
+            try await d.exporter.exportIfChanged()
+            try await d.follower.loadIfChanged()
+            // `--role all --redis`: the owner's service computes from its own state and shares the list.
+            let owner = RecommendationService(
+                profiles: d.profiles,
+                trending: SnapshotPublisher(.empty),
+                engine: d.engine,
+                catalog: d.catalog,
+                shared: SharedServing(store: d.store, timeToLive: .seconds(600), significantEvents: d.significant, usersFromStore: false)
+            )
+            let stored = try await owner.recommendations(for: "me", count: 3)
+            // A view (not significant) moves the profile, not the list's validity: the API process serves the
+            // owner's list as it was stored, profile version included.
+            d.apply([Event(type: .view, user: "me", item: "zz", timestamp: .seconds(6_000))])
+            try await d.drained()
+            let served = try await d.apiService().recommendations(for: "me", count: 3)
+            #expect(served == stored)
+            #expect(served.profileVersion == 1)
+            // A like invalidates it for both.
+            d.apply([Event(type: .like, user: "me", item: items(stored)[0], timestamp: .seconds(6_001))])
+            try await d.drained()
+            #expect(!items(try await d.apiService().recommendations(for: "me", count: 3)).contains(items(stored)[0]))
+            #expect(!items(try await owner.recommendations(for: "me", count: 3)).contains(items(stored)[0]))
+        }
+    }
+
     @Test func anonymousSessionsAreServedFromTheirPublishedItems() async throws {
         let redis = try await RedisServerProcess.started()
         try await Deployment(redis: redis).run { d in
