@@ -99,6 +99,14 @@ private final class Deployment: Sendable {
         try await Task.sleep(for: .milliseconds(20))
     }
 
+    /// Applies the seed events, publishes them and moves a snapshot from the processor side to the API side.
+    func seedAndSnapshot() async throws {
+        self.apply(Self.seedEvents())
+        try await self.drained()
+        try await self.exporter.exportIfChanged()
+        try await self.follower.loadIfChanged()
+    }
+
     /// Runs `body` with the store's writer running.
     func run(_ body: (Deployment) async throws -> Void) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -190,10 +198,7 @@ struct ClusterTests {
     @Test func aCachedListIsServedUntilASignificantEventAndNeverAfter() async throws {
         let redis = try await RedisServerProcess.started()
         try await Deployment(redis: redis).run { d in
-            d.apply(Deployment.seedEvents())
-            try await d.drained()
-            try await d.exporter.exportIfChanged()
-            try await d.follower.loadIfChanged()
+            try await d.seedAndSnapshot()
             let api = d.apiService()
             let first = try await api.recommendations(for: "me", count: 3)
             let top = try #require(items(first).first)
@@ -219,10 +224,7 @@ struct ClusterTests {
     @Test func listsTheLogsOwnerCachesAreServedByAPIProcesses() async throws {
         let redis = try await RedisServerProcess.started()
         try await Deployment(redis: redis).run { d in
-            d.apply(Deployment.seedEvents())
-            try await d.drained()
-            try await d.exporter.exportIfChanged()
-            try await d.follower.loadIfChanged()
+            try await d.seedAndSnapshot()
             // `--role all --redis`: the owner's service computes from its own state and shares the list.
             let owner = RecommendationService(
                 profiles: d.profiles,
@@ -250,10 +252,7 @@ struct ClusterTests {
     @Test func anonymousSessionsAreServedFromTheirPublishedItems() async throws {
         let redis = try await RedisServerProcess.started()
         try await Deployment(redis: redis).run { d in
-            d.apply(Deployment.seedEvents())
-            try await d.drained()
-            try await d.exporter.exportIfChanged()
-            try await d.follower.loadIfChanged()
+            try await d.seedAndSnapshot()
             let api = d.apiService()
             // The session starts after the snapshot: only its published items tell the API process about it.
             d.apply([Event(type: .view, user: "anon-1", item: "x", session: "s-1", timestamp: .seconds(9_000))])
@@ -322,10 +321,7 @@ struct ClusterTests {
     @Test func withRedisDownTheAPIProcessComputesFromItsSnapshot() async throws {
         let redis = try await RedisServerProcess.started()
         try await Deployment(redis: redis).run { d in
-            d.apply(Deployment.seedEvents())
-            try await d.drained()
-            try await d.exporter.exportIfChanged()
-            try await d.follower.loadIfChanged()
+            try await d.seedAndSnapshot()
             let api = d.apiService()
             let before = try await api.recommendations(for: "me", count: 3)
             await redis.killAndWait()
