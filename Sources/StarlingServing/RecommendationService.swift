@@ -49,9 +49,21 @@ public struct RecommendationService<Profiles: ProfileStore>: Sendable {
     }
 
     /// The profile of `user`, if known.
+    ///
+    /// An API process reads it from the shared store; while the store is unreachable, it answers with the latest
+    /// state of the user it fetched, and throws ``SharedStoreUnavailable`` for users it has not.
     public func profile(for user: String) async throws -> UserProfile? {
         if let shared = self.shared, shared.usersFromStore {
-            return try await shared.store.lookup(user: user, key: "", includeUser: true).user?.profile
+            do {
+                let published = try await shared.store.lookup(user: user, key: "", includeUser: true).user
+                if let published { shared.recentUsers.remember(published) }
+                return published?.profile
+            } catch {
+                guard let remembered = shared.recentUsers.state(of: user) else {
+                    throw SharedStoreUnavailable(underlying: "\(error)")
+                }
+                return remembered.profile
+            }
         }
         return try await self.profiles.profile(for: user)
     }

@@ -107,6 +107,12 @@ struct RedisDeploymentTests {
             #expect(!served.items.isEmpty && !served.items.contains("ronin"))
             try await Task.sleep(for: .milliseconds(20))
         }
+        // Profiles: the latest one fetched, or a 503 that says why.
+        let (known, profile) = try await api.json("GET", "/v1/users/me")
+        #expect(known == 200 && profile["version"]?.int == 2)
+        let (unknown, failure) = try await api.json("GET", "/v1/users/a3")
+        #expect(unknown == 503)
+        #expect(failure["error"]?.string?.contains("Redis") == true)
         // Events are still accepted by the log's owner, and reach the API process once Redis is back.
         #expect(try await owner.request("POST", "/v1/events", body: #"{"events":[{"type":"like","user":"me","item":"p1"}]}"#).0 == 200)
         try await redis.start()

@@ -80,7 +80,17 @@ public struct RecommendationController<Profiles: ProfileStore>: Sendable {
         } catch {
             return error.response
         }
-        guard let profile = try await self.service.profile(for: user) else {
+        let found: UserProfile?
+        do {
+            found = try await self.service.profile(for: user)
+        } catch let error as SharedStoreUnavailable {
+            return Responses.error(
+                .serviceUnavailable,
+                "the profile of '\(user)' is not available: \(error.description); retry later",
+                headers: [.retryAfter: "1"]
+            )
+        }
+        guard let profile = found else {
             return Responses.error(.notFound, "unknown user '\(user)'")
         }
         var writer = JSONWriter(capacity: 256 + profile.recent.count * 96)

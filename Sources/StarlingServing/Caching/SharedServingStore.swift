@@ -99,6 +99,20 @@ public protocol SharedServingStore: Sendable {
     func sessionItems(_ session: String) async throws -> [ItemKey]?
 }
 
+/// The shared store could not be reached and this process has nothing of its own to answer with.
+public struct SharedStoreUnavailable: Error, CustomStringConvertible {
+    /// What the store's client reported.
+    public var underlying: String
+
+    public init(underlying: String) {
+        self.underlying = underlying
+    }
+
+    public var description: String {
+        "the shared store (Redis) is unreachable: \(self.underlying)"
+    }
+}
+
 /// How a ``RecommendationService`` uses a ``SharedServingStore``.
 public struct SharedServing: Sendable {
     public var store: any SharedServingStore
