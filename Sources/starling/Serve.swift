@@ -208,18 +208,7 @@ struct Serve: AsyncParsableCommand {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(Self.metricsFactory(registry: registry))
 
-        let redis = try self.redis.map { url in
-            (
-                serving: RedisClient(
-                    configuration: try Self.redisConfiguration(url, commandTimeout: .milliseconds(250)),
-                    logger: logger
-                ),
-                background: RedisClient(
-                    configuration: try Self.redisConfiguration(url, commandTimeout: .seconds(10)),
-                    logger: logger
-                )
-            )
-        }
+        let redis = try self.redis.map { try RedisConnections(url: $0, logger: logger) }
         let app: Application<RouterResponder<BasicRequestContext>>
         switch self.role {
         case .api:
@@ -239,10 +228,23 @@ struct Serve: AsyncParsableCommand {
         try await app.runService()
     }
 
-    private static func redisConfiguration(_ url: String, commandTimeout: Duration) throws -> RedisClient.Configuration {
-        var configuration = try RedisClient.Configuration(url: url)
-        configuration.commandTimeout = commandTimeout
-        return configuration
+    /// One connection per kind of traffic, so that none waits behind another's: requests (short timeout),
+    /// the processor's small writes, and the model snapshots (megabytes per command).
+    struct RedisConnections {
+        let serving: RedisClient
+        let publishing: RedisClient
+        let snapshots: RedisClient
+
+        init(url: String, logger: Logger) throws {
+            func client(timeout: Duration) throws -> RedisClient {
+                var configuration = try RedisClient.Configuration(url: url)
+                configuration.commandTimeout = timeout
+                return RedisClient(configuration: configuration, logger: logger)
+            }
+            self.serving = try client(timeout: .milliseconds(250))
+            self.publishing = try client(timeout: .seconds(2))
+            self.snapshots = try client(timeout: .seconds(10))
+        }
     }
 
     private var significantEvents: Set<String> {
@@ -255,7 +257,7 @@ struct Serve: AsyncParsableCommand {
 
     /// `--role api`: recommendations from Redis and the published model snapshot; no log, no processor.
     private func apiApplication(
-        redis: (serving: RedisClient, background: RedisClient),
+        redis: RedisConnections,
         registry: PrometheusCollectorRegistry,
         logger: Logger
     ) throws -> Application<RouterResponder<BasicRequestContext>> {
@@ -264,7 +266,7 @@ struct Serve: AsyncParsableCommand {
         let trending = SnapshotPublisher<TrendingSnapshot>(.empty)
         let catalog = ItemCatalog()
         let follower = SnapshotFollower(
-            redis: redis.background,
+            redis: redis.snapshots,
             engine: engine,
             engineConfiguration: engineConfiguration,
             trending: trending,
@@ -307,7 +309,7 @@ struct Serve: AsyncParsableCommand {
 
     /// `--role all` and `--role processor`: the embedded log and the processor, publishing to Redis when given.
     private func processorApplication(
-        redis: (serving: RedisClient, background: RedisClient)?,
+        redis: RedisConnections?,
         registry: PrometheusCollectorRegistry,
         logger: Logger
     ) throws -> Application<RouterResponder<BasicRequestContext>> {
@@ -345,7 +347,7 @@ struct Serve: AsyncParsableCommand {
                     render: Responses.renderItems
                 )
             ) : nil
-        let store = redis.map { RedisServingStore(redis: $0.background, logger: logger) }
+        let store = redis.map { RedisServingStore(redis: $0.publishing, logger: logger) }
         let servingStore = redis.map { RedisServingStore(redis: $0.serving, logger: logger) }
         let shared = servingStore.flatMap { store in
             self.cacheTTLSeconds > 0
@@ -407,7 +409,7 @@ struct Serve: AsyncParsableCommand {
             services.append(store)
             services.append(
                 SnapshotExporter(
-                    redis: redis.background,
+                    redis: redis.snapshots,
                     engine: processor.engine,
                     catalog: catalog,
                     catalogChangeID: { store.lastCatalogChangeID },

@@ -40,6 +40,7 @@ $BIN/starling serve --role api --port 18084 --redis $REDIS --log-level warning &
 ready 18084
 sleep 2
 curl -s localhost:18084/metrics | grep -E "^starling_snapshot_loads_total"
+python3 scripts/bench/cross_process_freshness.py 18083 18084 300
 # Warm the shared lists: one pass over random users (every first request of a user is a miss that stores).
 USERS=50000 wrk -t2 -c32 -d"${SECONDS_PER_RUN}s" -s scripts/bench/recommendations.lua http://127.0.0.1:18084 | grep -E "Requests/sec"
 curl -s localhost:18084/metrics | grep -E "^starling_cache_requests_total"
