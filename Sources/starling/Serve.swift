@@ -404,9 +404,12 @@ struct Serve: AsyncParsableCommand {
             shared: shared,
             meter: meter
         )
-        var services: [any Service] = [log, processor, retrainer]
+        // Services stop in reverse order: the publisher after the processor (it writes what the processor's last
+        // batch changed), the log last.
+        var services: [any Service] = [log]
+        if let store { services.append(store) }
+        services += [processor, retrainer]
         if let store, let redis {
-            services.append(store)
             services.append(
                 SnapshotExporter(
                     redis: redis.snapshots,
