@@ -160,7 +160,8 @@ public struct RecommendationService<Profiles: ProfileStore>: Sendable {
         let (computed, modelHasUser) = self.compute(for: user, request, profile: profile, published: published)
         // A list computed from a model snapshot that has not yet seen all of the user's events (it lags the
         // processor by up to one snapshot interval) is served but not shared: the next snapshot may know the items.
-        if lookup != nil, modelHasUser {
+        // An API process cannot validate a list of a user it has no published state of: such lists are not shared.
+        if lookup != nil, modelHasUser, !shared.usersFromStore || published != nil {
             let list = SharedList(
                 items: computed.items,
                 epoch: epoch,
