@@ -100,3 +100,29 @@ struct PortableUserTests {
         }
     }
 }
+
+struct EmbeddingCandidatesTests {
+    @Test func wholeCatalogueEmbeddingCandidatesJoinTheBlendWhenConfigured() throws {
+        var configuration = try RecommendationEngine.Configuration(
+            settings: ["blend.cooccurrence=0", "blend.trending=0", "blend.segment=0", "blend.embedding=1"]
+        )
+        var without = RecommendationEngine(configuration: configuration)
+        configuration.embeddingCandidates = 5
+        var with = RecommendationEngine(configuration: configuration)
+        var t: Int64 = 0
+        for u in 0..<40 {
+            for item in ["a", "b", "c", "d", "e", "f", "g", "h"] where (u + Int(item.utf8.first!)) % 3 != 0 || u % 2 == 0 {
+                t += 1
+                let event = Event(type: .like, user: "u\(u)", item: item, timestamp: .seconds(t))
+                without.learn(event)
+                with.learn(event)
+            }
+        }
+        #expect(without.candidates(user: "u3", count: 5, source: .blend, excluding: []).isEmpty)
+        let blended = with.candidates(user: "u3", count: 5, source: .blend, excluding: [])
+        let nearest = with.candidates(user: "u3", count: 5, source: .embedding, excluding: [])
+        #expect(!nearest.isEmpty)
+        #expect(blended.map(\.item) == nearest.map(\.item))
+        #expect(blended.allSatisfy { $0.reason == .taste })
+    }
+}

@@ -13,6 +13,7 @@ extension RecommendationEngine.Configuration {
         ("cooccurrence_neighbours", "neighbours kept per item (default 150)"),
         ("segments", "k-means segments (default 16)"),
         ("blend_depth", "candidates per source in the blend (default 50)"),
+        ("embedding_candidates", "nearest items by embedding over the whole catalogue added to the blend (default 0)"),
         ("activity_half_life_hours", "idle time after which personal sources count half in the blend (default 168)"),
         ("cold_start_events", "users with at most this many events get segment candidates (default 5)"),
         ("cold_start_segment_weight", "blend weight of segment popularity for those users (default 0.5)"),
@@ -61,6 +62,7 @@ extension RecommendationEngine.Configuration {
         case "cooccurrence_neighbours": self.cooccurrence.maxNeighbours = try positiveInt()
         case "segments": self.segments.clusters = try positiveInt()
         case "blend_depth": self.blendDepth = try positiveInt()
+        case "embedding_candidates": self.embeddingCandidates = value == 0 ? 0 : try positiveInt()
         case "recency_decay": self.recencyDecay = Float(try positive())
         case "session_timeout_minutes": self.sessionTimeout = .seconds(try positive() * 60)
         case "max_sessions": self.maxSessions = try positiveInt()
