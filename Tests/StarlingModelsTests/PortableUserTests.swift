@@ -122,7 +122,9 @@ struct EmbeddingCandidatesTests {
         let blended = with.candidates(user: "u3", count: 5, source: .blend, excluding: [])
         let nearest = with.candidates(user: "u3", count: 5, source: .embedding, excluding: [])
         #expect(!nearest.isEmpty)
-        #expect(blended.map(\.item) == nearest.map(\.item))
+        // The same items (their order among themselves may differ where the embedding scores them at or below 0:
+        // the re-scoring adds only positive scores).
+        #expect(Set(blended.map(\.item)) == Set(nearest.map(\.item)))
         #expect(blended.allSatisfy { $0.reason == .taste })
     }
 }
