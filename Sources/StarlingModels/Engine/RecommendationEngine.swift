@@ -391,13 +391,8 @@ public struct RecommendationEngine: Recommender, Sendable {
         switch source {
         case .embedding:
             guard let state, state.events > 0, let vector = context?.vector else { return [] }
-            var scores: [Float] = []
-            self.factors.scoreAllItems(for: vector, into: &scores)
-            var top = TopK(count)
-            for (i, score) in scores.enumerated() where score > top.threshold && !blocked[i] {
-                top.offer(Int32(i), score)
-            }
-            return top.sorted().map { Candidate(item: $0.id, score: $0.score, reason: .taste) }
+            return self.factors.nearestItems(to: vector, count: count, blocked: blocked)
+                .map { Candidate(item: $0.id, score: $0.score, reason: .taste) }
         case .cooccurrence:
             let recent = state?.recent ?? []
             return self.explained(

@@ -163,6 +163,25 @@ public struct FactorModel: Sendable {
         vector.withUnsafeBufferPointer { self.scoreAllItems($0.baseAddress!, into: &scores) }
     }
 
+    /// The `count` items with the highest score for a user vector, best first, skipping those `blocked` marks:
+    /// an exact scan of every item that keeps only a bounded heap (no array of all scores is built).
+    func nearestItems(to vector: [Float], count: Int, blocked: [Bool]) -> [(id: Int32, score: Float)] {
+        precondition(vector.count == self.configuration.dimensions, "the vector must have the model's dimensions")
+        let d = self.configuration.dimensions
+        var top = TopK(count)
+        vector.withUnsafeBufferPointer { user in
+            self.itemFactors.withUnsafeBufferPointer { items in
+                blocked.withUnsafeBufferPointer { blocked in
+                    for i in 0..<min(self.itemCount, blocked.count) where !blocked[i] {
+                        let score = VectorMath.dot(user.baseAddress!, items.baseAddress! + i * d, d)
+                        if score > top.threshold { top.offer(Int32(i), score) }
+                    }
+                }
+            }
+        }
+        return top.sorted()
+    }
+
     private func scoreAllItems(_ u: UnsafePointer<Float>, into scores: inout [Float]) {
         let d = self.configuration.dimensions
         let items = self.itemCount
