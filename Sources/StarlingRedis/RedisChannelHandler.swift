@@ -25,6 +25,9 @@ struct RedisCloseEvent: Sendable {
 /// Writes requests and matches replies to them in order (Redis answers the commands on one connection in the order
 /// it received them), so that any number of requests are in flight on one connection.
 ///
+/// Requests are written without a flush each: the first write of an event-loop tick schedules one flush after the
+/// tasks already queued, so that the requests of many concurrent callers leave in one system call.
+///
 /// A request whose replies do not arrive by its deadline fails with ``RedisError/timeout``, and the connection is
 /// closed: every later reply is queued behind the late one, so it is the connection that is stuck. A decoding error,
 /// an unsolicited reply or the connection closing fails every request in flight.
@@ -49,6 +52,8 @@ final class RedisChannelHandler: ChannelDuplexHandler {
     private var nextID: UInt64 = 0
     /// Set once the connection is going away; later requests fail with it at once.
     private var failure: RedisError?
+    /// Whether a flush is already scheduled for the writes of this tick.
+    private var flushScheduled = false
     private let endpoint: String
     private let logger: Logger
 
@@ -89,6 +94,15 @@ final class RedisChannelHandler: ChannelDuplexHandler {
             )
         )
         context.write(Self.wrapOutboundOut(request.bytes), promise: promise)
+        if !self.flushScheduled {
+            self.flushScheduled = true
+            context.eventLoop.assumeIsolated().execute {
+                self.flushScheduled = false
+                // Gone meanwhile (closed or removed): its writes have failed already.
+                guard self.failure == nil else { return }
+                context.flush()
+            }
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -200,7 +214,8 @@ final class RedisConnection: Sendable {
     /// Sends `request`; its promise is completed with the replies or an error.
     func execute(_ request: RedisRequest) {
         let endpoint = self.endpoint
-        self.channel.writeAndFlush(request).whenFailure { error in
+        // The handler flushes (once per event-loop tick).
+        self.channel.write(request).whenFailure { error in
             if let error = error as? RedisError {
                 request.promise.fail(error)
             } else {
