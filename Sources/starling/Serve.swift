@@ -294,6 +294,19 @@ struct Serve: AsyncParsableCommand {
             readiness: { (follower.hasSnapshot, follower.hasSnapshot, 0) },
             metricsText: { MetricsHelp.annotate(registry.emitToString()) },
             maxBodyBytes: self.maxBodyMegabytes * 1_024 * 1_024,
+            models: ModelsController(
+                status: {
+                    .init(
+                        modelVersion: engine.read { $0.modelVersion },
+                        retraining: false,
+                        retrainsCompleted: 0,
+                        lastRetrainSeconds: nil,
+                        lastInteractions: 0,
+                        lastError: nil
+                    )
+                },
+                requestRetrain: nil
+            ),
             catalogView: catalog,
             writesUnavailable: "this process runs --role api and has no event log: send events and catalogue changes to "
                 + "a process started with --role all or --role processor (ingest into API processes needs a log "

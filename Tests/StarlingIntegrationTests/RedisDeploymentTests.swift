@@ -68,6 +68,9 @@ struct RedisDeploymentTests {
         let (rejected, body) = try await api.json("POST", "/v1/events", body: #"{"events":[]}"#)
         #expect(rejected == 503)
         #expect(body["error"]?.string?.contains("--role api") == true)
+        let (models, modelStatus) = try await api.json("GET", "/v1/models")
+        #expect(models == 200 && modelStatus["model_version"]?.int == 0)
+        #expect(try await api.request("POST", "/v1/models/retrain").0 == 503)
 
         #expect(try await owner.request("POST", "/v1/events", body: Self.seed()).0 == 200)
         try await Self.eventually("the API process serves the seeded user") {

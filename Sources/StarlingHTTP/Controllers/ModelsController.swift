@@ -31,12 +31,13 @@ public struct ModelsController: Sendable {
     }
 
     let status: @Sendable () -> Status
-    let requestRetrain: @Sendable () -> Bool
+    let requestRetrain: (@Sendable () -> Bool)?
 
     /// - Parameters:
     ///   - status: Reports the current model state.
-    ///   - requestRetrain: Starts a retrain in the background; returns `false` when one is already running.
-    public init(status: @escaping @Sendable () -> Status, requestRetrain: @escaping @Sendable () -> Bool) {
+    ///   - requestRetrain: Starts a retrain in the background; returns `false` when one is already running. `nil`
+    ///     in a process that does not retrain (`--role api`): `POST /v1/models/retrain` then answers 503.
+    public init(status: @escaping @Sendable () -> Status, requestRetrain: (@Sendable () -> Bool)?) {
         self.status = status
         self.requestRetrain = requestRetrain
     }
@@ -46,7 +47,14 @@ public struct ModelsController: Sendable {
             Responses.json(self.write(self.status()))
         }
         router.post("/v1/models/retrain") { _, _ in
-            guard self.requestRetrain() else {
+            guard let requestRetrain = self.requestRetrain else {
+                return Responses.error(
+                    .serviceUnavailable,
+                    "this process does not retrain (--role api): send the request to the process that owns the log; "
+                        + "its retrained model reaches this process with the next snapshot"
+                )
+            }
+            guard requestRetrain() else {
                 return Responses.error(.conflict, "a retrain is already running")
             }
             var writer = JSONWriter(capacity: 64)
