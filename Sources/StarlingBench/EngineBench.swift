@@ -45,7 +45,7 @@ struct EngineBench: ParsableCommand {
         if self.withProfiles {
             for event in generated { profiles.modify(event.user) { $0.apply(event) } }
         }
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = elapsed.fractionalSeconds
         let after = Self.residentBytes()
         let knownUsers = engine.userIDs.count
         // Per-user memory, estimated from the resident set growth minus what is per item (embeddings,

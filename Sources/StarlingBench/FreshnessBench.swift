@@ -90,7 +90,7 @@ struct FreshnessBench: AsyncParsableCommand {
         }
         await log.close()
         let elapsed = ContinuousClock.now - start
-        let achieved = Double(ingested.value) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+        let achieved = Double(ingested.value) / elapsed.fractionalSeconds
         var sorted = samples.withLock { $0 }
         sorted.sort()
         func percentile(_ p: Double) -> String {

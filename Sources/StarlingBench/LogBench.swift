@@ -64,7 +64,7 @@ struct LogBench: AsyncParsableCommand {
             return try await group.reduce(0, +)
         }
         let elapsed = (ContinuousClock.now - start)
-        let secondsElapsed = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let secondsElapsed = elapsed.fractionalSeconds
         await log.close()
         let rate = Double(total) / secondsElapsed
         print(

@@ -247,11 +247,3 @@ public final class RedisServingStore: SharedServingStore, ServingStatePublisher,
         }
     }
 }
-
-extension Duration {
-    /// The duration in whole milliseconds (rounded down).
-    var wholeMilliseconds: Int64 {
-        let (seconds, attoseconds) = self.components
-        return seconds * 1_000 + attoseconds / 1_000_000_000_000_000
-    }
-}

@@ -122,7 +122,7 @@ public final class SnapshotExporter: Service {
         let old = try await self.redis.get(keys.manifest).flatMap { try? SnapshotManifest(decoding: $0) }
         try await self.redis.set(keys.manifest, manifest.encoded())
         if let old, old.generation != generation {
-            let lifetime = String(max(1, self.configuration.retiredLifetime.nanosecondsValue / 1_000_000))
+            let lifetime = String(max(1, self.configuration.retiredLifetime.wholeMilliseconds))
             _ = try await self.redis.pipeline(
                 (0..<old.chunkCount).map { ["PEXPIRE", keys.chunk(generation: old.generation, index: $0), lifetime] }
             )
@@ -130,14 +130,7 @@ public final class SnapshotExporter: Service {
         self.exported.withLock { $0 = (signature, generation) }
         self.exports.increment()
         self.size.record(bytes.count)
-        self.duration.recordNanoseconds((ContinuousClock.now - started).nanosecondsValue)
+        self.duration.recordNanoseconds((ContinuousClock.now - started).wholeNanoseconds)
         return true
-    }
-}
-
-extension Duration {
-    var nanosecondsValue: Int64 {
-        let (seconds, attoseconds) = self.components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 }

@@ -36,7 +36,7 @@ public struct PrequentialEvaluation: Sendable {
         public var percent: Int { self.total == 0 ? 100 : self.processed * 100 / self.total }
 
         /// Events replayed per second so far.
-        public var eventsPerSecond: Double { Double(self.processed) / max(self.elapsed.seconds, 1e-9) }
+        public var eventsPerSecond: Double { Double(self.processed) / max(self.elapsed.fractionalSeconds, 1e-9) }
     }
 
     public var configuration: Configuration
@@ -94,7 +94,7 @@ public struct PrequentialEvaluation: Sendable {
                 nextReport = processed * 10 / events.count + 1
             }
         }
-        let seconds = (clock.now - start).seconds
+        let seconds = (clock.now - start).fractionalSeconds
         return EvaluationRow(
             protocol: .prequential,
             source: source,
@@ -103,13 +103,5 @@ public struct PrequentialEvaluation: Sendable {
             eventsPerSecond: events.isEmpty || seconds <= 0 ? nil : Double(events.count) / seconds,
             evaluated: measured
         )
-    }
-}
-
-extension Duration {
-    /// The duration in seconds, as a `Double`.
-    var seconds: Double {
-        let (seconds, attoseconds) = self.components
-        return Double(seconds) + Double(attoseconds) * 1e-18
     }
 }

@@ -184,7 +184,7 @@ final class LogWriter: Sendable {
             batch.waiters.forEach { $0.resume(throwing: failure) }
             return
         }
-        log.logMetrics.syncDuration.recordNanoseconds((ContinuousClock.now - syncStart).nanoseconds)
+        log.logMetrics.syncDuration.recordNanoseconds((ContinuousClock.now - syncStart).wholeNanoseconds)
         log.logMetrics.commitBatchBytes.record(items.reduce(0) { $0 + $1.bytes.count })
         let journalSequence = log.journal?.sequence ?? 0
         let consumers = log.lock.withLock { state in
@@ -239,7 +239,7 @@ final class LogWriter: Sendable {
 
     private static func applyRetention(log: SegmentedEventLog) {
         let configuration = log.configuration
-        let cutoff = WallClock.nanoseconds() - configuration.retentionAge.nanoseconds
+        let cutoff = WallClock.nanoseconds() - configuration.retentionAge.wholeNanoseconds
         let removed: [String] = log.lock.withLock { state in
             var removed: [String] = []
             for id in state.partitions.indices {
@@ -260,14 +260,5 @@ final class LogWriter: Sendable {
             FileIO.remove(path)
             log.logger.info("Deleted segment by retention", metadata: ["starling.log.segment": "\(path)"])
         }
-    }
-}
-
-extension Duration {
-    /// The duration in whole nanoseconds (saturating).
-    var nanoseconds: Int64 {
-        let (seconds, attoseconds) = self.components
-        let (product, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
-        return overflow ? .max : product + attoseconds / 1_000_000_000
     }
 }

@@ -158,7 +158,7 @@ public final class SegmentedEventLog: EventLog, Service {
                 self.lock.signal()
             }
         }
-        self.metrics.appendDuration.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
+        self.metrics.appendDuration.recordNanoseconds((ContinuousClock.now - started).wholeNanoseconds)
         self.metrics.appendedRecords.increment(by: records.count)
         return positions
     }

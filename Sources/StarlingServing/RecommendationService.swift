@@ -145,7 +145,7 @@ public struct RecommendationService<Profiles: ProfileStore>: Sendable {
         let now = EventTime.now()
         if let list = lookup?.list, list.epoch == epoch,
             !shared.usersFromStore || published != nil,
-            now.milliseconds - list.computedAt < shared.timeToLive.milliseconds,
+            now.milliseconds - list.computedAt < shared.timeToLive.wholeMilliseconds,
             list.items.allSatisfy({ self.catalog.isRecommendable($0.item, at: now) })
         {
             metrics.hits.increment()

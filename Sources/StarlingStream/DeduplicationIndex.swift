@@ -26,8 +26,7 @@ public final class DeduplicationIndex: Sendable {
     /// - Parameter retention: How long an id is remembered after it was accepted. Defaults to 24 hours.
     public init(retention: Duration = .seconds(24 * 3_600)) {
         self.shards = (0..<32).map { _ in LockedBox([:]) }
-        let (seconds, attoseconds) = retention.components
-        self.retentionMilliseconds = seconds * 1_000 + attoseconds / 1_000_000_000_000_000
+        self.retentionMilliseconds = retention.wholeMilliseconds
     }
 
     private func shard(_ id: String) -> LockedBox<[String: Entry]> {

@@ -120,7 +120,7 @@ public final class ModelRetrainer<Log: EventLog>: Service {
                 return engine.modelVersion
             }
             let elapsed = ContinuousClock.now - started
-            self.duration.recordNanoseconds(Int64(elapsed.components.seconds) * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+            self.duration.recordNanoseconds(elapsed.wholeNanoseconds)
             self.version.record(Double(modelVersion))
             self.state.withLock {
                 $0.running = false

@@ -382,7 +382,7 @@ public final class StreamProcessor<Log: EventLog>: Service {
         )
         do {
             try await self.checkpoints.save(checkpoint)
-            self.metrics.checkpointDuration.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
+            self.metrics.checkpointDuration.recordNanoseconds((ContinuousClock.now - started).wholeNanoseconds)
             return true
         } catch {
             self.metrics.checkpointFailures.increment()
@@ -401,11 +401,4 @@ struct ProcessorMetrics: Sendable {
     let lag = Gauge(label: "starling_processor_lag_records")
     let checkpointDuration = Timer(label: "starling_checkpoint_duration_seconds")
     let checkpointFailures = Counter(label: "starling_checkpoint_failures_total")
-}
-
-extension Duration {
-    var nanoseconds: Int64 {
-        let (seconds, attoseconds) = self.components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
-    }
 }

@@ -153,8 +153,7 @@ struct Eval: ParsableCommand {
 
     /// `duration` as seconds with two decimals, for example `1.25 s`.
     static func seconds(_ duration: Duration) -> String {
-        let (seconds, attoseconds) = duration.components
-        return String(format: "%.2f s", Double(seconds) + Double(attoseconds) * 1e-18)
+        String(format: "%.2f s", duration.fractionalSeconds)
     }
 
     /// Writes a line to standard error (progress and notes; the results go to standard output).

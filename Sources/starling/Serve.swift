@@ -459,7 +459,7 @@ struct Serve: AsyncParsableCommand {
                         retraining: status.running,
                         retrainsCompleted: status.completed,
                         lastRetrainSeconds: status.lastDuration.map {
-                            Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18
+                            $0.fractionalSeconds
                         },
                         lastInteractions: status.lastInteractions,
                         lastError: status.lastError

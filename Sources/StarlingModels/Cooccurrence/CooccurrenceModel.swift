@@ -1,3 +1,5 @@
+import StarlingCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -58,8 +60,7 @@ public struct CooccurrenceModel: Sendable {
 
     public init(configuration: Configuration = .init()) {
         self.configuration = configuration
-        let (seconds, attoseconds) = configuration.halfLife.components
-        self.halfLifeMilliseconds = Double(seconds) * 1_000 + Double(attoseconds) / 1e15
+        self.halfLifeMilliseconds = configuration.halfLife.fractionalMilliseconds
     }
 
     private mutating func ensure(_ item: Int32) {

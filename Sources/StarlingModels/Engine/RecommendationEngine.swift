@@ -511,8 +511,7 @@ public struct RecommendationEngine: Recommender, Sendable {
         var fusion = Fusion()
         let depth = max(count, self.configuration.blendDepth)
         let idle = Double(max(0, self.latest.milliseconds - state.lastEvent))
-        let (seconds, attoseconds) = self.configuration.activityHalfLife.components
-        let activity = exp2(-idle / (Double(seconds) * 1_000 + Double(attoseconds) / 1e15))
+        let activity = exp2(-idle / self.configuration.activityHalfLife.fractionalMilliseconds)
         var weights = self.configuration.blendWeights
         if Int(state.events) <= self.configuration.coldStartEvents {
             weights[.segment] = max(weights[.segment] ?? 0, self.configuration.coldStartSegmentWeight)

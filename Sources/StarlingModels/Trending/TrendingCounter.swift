@@ -33,8 +33,7 @@ public struct TrendingCounter: Sendable {
         }
 
         var halfLifeMilliseconds: Double {
-            let (seconds, attoseconds) = self.halfLife.components
-            return Double(seconds) * 1_000 + Double(attoseconds) / 1e15
+            self.halfLife.fractionalMilliseconds
         }
     }
 

@@ -149,11 +149,3 @@ struct SharedServingMetrics: Sendable {
     /// Lookups that failed (the store unreachable or slow): the request was computed from local state.
     let errors = Counter(label: "starling_cache_requests_total", dimensions: [("layer", "shared"), ("result", "error")])
 }
-
-extension Duration {
-    /// The duration in whole milliseconds.
-    var milliseconds: Int64 {
-        let (seconds, attoseconds) = self.components
-        return seconds * 1_000 + attoseconds / 1_000_000_000_000_000
-    }
-}
