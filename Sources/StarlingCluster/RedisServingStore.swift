@@ -50,7 +50,10 @@ public final class RedisServingStore: SharedServingStore, ServingStatePublisher,
     }
 
     public let configuration: Configuration
+    /// The connection of lookups and stores on the request path.
     private let redis: RedisClient
+    /// The connection the background writer publishes on.
+    private let publishing: RedisClient
     private let pending = LockedBox(Pending())
     private let wake: AsyncStream<Void>.Continuation
     private let wakeups: AsyncStream<Void>
@@ -58,8 +61,13 @@ public final class RedisServingStore: SharedServingStore, ServingStatePublisher,
     private let published = Counter(label: "starling_redis_published_total")
     private let publishFailures = Counter(label: "starling_redis_publish_failures_total")
 
-    public init(redis: RedisClient, configuration: Configuration = .init(), logger: Logger) {
+    /// - Parameters:
+    ///   - redis: The connection of the request path.
+    ///   - publishing: The connection the processor's changes are written on, so that requests never queue behind
+    ///     them; defaults to `redis`.
+    public init(redis: RedisClient, publishing: RedisClient? = nil, configuration: Configuration = .init(), logger: Logger) {
         self.redis = redis
+        self.publishing = publishing ?? redis
         self.configuration = configuration
         self.logger = logger
         (self.wakeups, self.wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
@@ -182,7 +190,7 @@ public final class RedisServingStore: SharedServingStore, ServingStatePublisher,
         do {
             for start in stride(from: 0, to: catalog.count, by: self.configuration.pipelineSize) {
                 let batch = catalog[start..<min(catalog.count, start + self.configuration.pipelineSize)]
-                let replies = try await self.redis.pipeline(
+                let replies = try await self.publishing.pipeline(
                     batch.map { change in
                         [
                             Array("XADD".utf8), Array(keys.catalogChanges.utf8), Array("MAXLEN".utf8), Array("~".utf8),
@@ -202,7 +210,7 @@ public final class RedisServingStore: SharedServingStore, ServingStatePublisher,
             let ttl = Array(String(self.configuration.userTimeToLive.wholeMilliseconds).utf8)
             for start in stride(from: 0, to: users.count, by: self.configuration.pipelineSize) {
                 let batch = users[start..<min(users.count, start + self.configuration.pipelineSize)]
-                let replies = try await self.redis.pipeline(
+                let replies = try await self.publishing.pipeline(
                     batch.map { user in
                         [Array("SET".utf8), Array(keys.user(user.profile.user).utf8), user.encoded(), Array("PX".utf8), ttl]
                     }
@@ -215,7 +223,7 @@ public final class RedisServingStore: SharedServingStore, ServingStatePublisher,
             let sessionTTL = Array(String(self.configuration.sessionTimeToLive.wholeMilliseconds).utf8)
             for start in stride(from: 0, to: sessions.count, by: self.configuration.pipelineSize) {
                 let batch = sessions[start..<min(sessions.count, start + self.configuration.pipelineSize)]
-                let replies = try await self.redis.pipeline(
+                let replies = try await self.publishing.pipeline(
                     batch.map { session in
                         [
                             Array("SET".utf8), Array(keys.session(session.key).utf8),

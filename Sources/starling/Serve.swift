@@ -360,9 +360,8 @@ struct Serve: AsyncParsableCommand {
                     render: Responses.renderItems
                 )
             ) : nil
-        let store = redis.map { RedisServingStore(redis: $0.publishing, logger: logger) }
-        let servingStore = redis.map { RedisServingStore(redis: $0.serving, logger: logger) }
-        let shared = servingStore.flatMap { store in
+        let store = redis.map { RedisServingStore(redis: $0.serving, publishing: $0.publishing, logger: logger) }
+        let shared = store.flatMap { store in
             self.cacheTTLSeconds > 0
                 ? SharedServing(
                     store: store,
@@ -458,9 +457,7 @@ struct Serve: AsyncParsableCommand {
                         modelVersion: processor.engine.read { $0.modelVersion },
                         retraining: status.running,
                         retrainsCompleted: status.completed,
-                        lastRetrainSeconds: status.lastDuration.map {
-                            $0.fractionalSeconds
-                        },
+                        lastRetrainSeconds: status.lastDuration.map(\.fractionalSeconds),
                         lastInteractions: status.lastInteractions,
                         lastError: status.lastError
                     )
