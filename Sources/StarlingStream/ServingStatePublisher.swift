@@ -14,13 +14,18 @@ public struct PublishedUser: Hashable, Sendable {
 }
 
 extension PublishedUser {
-    private static let formatVersion: UInt8 = 1
+    private static let formatVersion: UInt8 = 2
 
     /// The binary form: a format version, the profile, the engine state.
+    ///
+    /// The profile's set of interacted items is the engine's `seen` list by another name, so it is written once
+    /// (in the engine state) and rebuilt from it when read.
     public func encoded() -> [UInt8] {
         var w = BinaryWriter(capacity: 512)
         w.write(Self.formatVersion)
-        self.profile.encode(into: &w)
+        var profile = self.profile
+        profile.interacted = []
+        profile.encode(into: &w)
         self.model.encode(into: &w)
         return w.bytes
     }
@@ -31,8 +36,9 @@ extension PublishedUser {
             Result { () throws(BinaryFormatError) -> PublishedUser in
                 var r = BinaryReader(raw)
                 guard try r.readUInt8() == Self.formatVersion else { throw .malformed }
-                let profile = try UserProfile(decoding: &r)
+                var profile = try UserProfile(decoding: &r)
                 let model = try RecommendationEngine.PortableUser(decoding: &r)
+                profile.interacted = Set(model.seen)
                 guard r.remaining == 0 else { throw .malformed }
                 return PublishedUser(profile: profile, model: model)
             }
