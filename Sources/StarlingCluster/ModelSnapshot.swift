@@ -11,8 +11,11 @@ public struct SnapshotManifest: Hashable, Sendable {
     public var checksum: UInt32
     public var modelVersion: UInt64
     public var eventCount: UInt64
+    /// The serving settings of the process that published the snapshot (see
+    /// ``SnapshotExporter/Configuration/settings``): followers with other settings refuse it.
+    public var settings: String
 
-    static let formatVersion: UInt8 = 1
+    static let formatVersion: UInt8 = 2
 
     func encoded() -> [UInt8] {
         var w = BinaryWriter(capacity: 64)
@@ -23,16 +26,26 @@ public struct SnapshotManifest: Hashable, Sendable {
         w.write(self.checksum)
         w.write(self.modelVersion)
         w.write(self.eventCount)
+        w.write(self.settings)
         return w.bytes
     }
 
-    init(generation: Int64, chunkCount: Int, byteCount: Int, checksum: UInt32, modelVersion: UInt64, eventCount: UInt64) {
+    init(
+        generation: Int64,
+        chunkCount: Int,
+        byteCount: Int,
+        checksum: UInt32,
+        modelVersion: UInt64,
+        eventCount: UInt64,
+        settings: String
+    ) {
         self.generation = generation
         self.chunkCount = chunkCount
         self.byteCount = byteCount
         self.checksum = checksum
         self.modelVersion = modelVersion
         self.eventCount = eventCount
+        self.settings = settings
     }
 
     init(decoding bytes: [UInt8]) throws(BinaryFormatError) {
@@ -50,7 +63,8 @@ public struct SnapshotManifest: Hashable, Sendable {
                     byteCount: Int(bytes),
                     checksum: try r.readUInt32(),
                     modelVersion: try r.readUInt64(),
-                    eventCount: try r.readUInt64()
+                    eventCount: try r.readUInt64(),
+                    settings: try r.readString()
                 )
             }
         }

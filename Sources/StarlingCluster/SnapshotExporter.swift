@@ -22,18 +22,24 @@ public final class SnapshotExporter: Service {
         public var chunkBytes: Int
         /// How long a replaced generation's chunks stay readable. Defaults to 10 seconds.
         public var retiredLifetime: Duration
+        /// The settings every process serving from these snapshots must share (the model settings and the event
+        /// types that invalidate cached lists), in a canonical text form; followers with other settings refuse the
+        /// snapshots. Defaults to empty.
+        public var settings: String
 
         public init(
             keys: RedisKeys = .init(),
             interval: Duration = .seconds(15),
             chunkBytes: Int = 8 << 20,
-            retiredLifetime: Duration = .seconds(10)
+            retiredLifetime: Duration = .seconds(10),
+            settings: String = ""
         ) {
             precondition(chunkBytes > 0, "chunks must not be empty")
             self.keys = keys
             self.interval = interval
             self.chunkBytes = chunkBytes
             self.retiredLifetime = retiredLifetime
+            self.settings = settings
         }
     }
 
@@ -117,7 +123,8 @@ public final class SnapshotExporter: Service {
             byteCount: bytes.count,
             checksum: bytes.withUnsafeBytes { CRC32C.checksum($0) },
             modelVersion: snapshot.engine.modelVersion,
-            eventCount: snapshot.engine.eventCount
+            eventCount: snapshot.engine.eventCount,
+            settings: self.configuration.settings
         )
         let old = try await self.redis.get(keys.manifest).flatMap { try? SnapshotManifest(decoding: $0) }
         try await self.redis.set(keys.manifest, manifest.encoded())

@@ -19,15 +19,19 @@ public final class SnapshotFollower: Service {
         public var snapshotInterval: Duration
         /// How often the catalogue change stream is read. Defaults to 100 milliseconds.
         public var catalogInterval: Duration
+        /// This process's settings, compared with the publisher's (``SnapshotExporter/Configuration/settings``).
+        public var settings: String
 
         public init(
             keys: RedisKeys = .init(),
             snapshotInterval: Duration = .seconds(1),
-            catalogInterval: Duration = .milliseconds(100)
+            catalogInterval: Duration = .milliseconds(100),
+            settings: String = ""
         ) {
             self.keys = keys
             self.snapshotInterval = snapshotInterval
             self.catalogInterval = catalogInterval
+            self.settings = settings
         }
     }
 
@@ -119,6 +123,12 @@ public final class SnapshotFollower: Service {
             throw RedisError.unexpectedReply("the model snapshot manifest is not readable: \(error)")
         }
         guard manifest.generation != self.status.generation else { return false }
+        guard manifest.settings == self.configuration.settings else {
+            throw RedisError.unexpectedReply(
+                "the model snapshot was published with settings [\(manifest.settings)] but this process runs with "
+                    + "[\(self.configuration.settings)]; start every process with the same --model and --bust-on"
+            )
+        }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(manifest.byteCount)
         for index in 0..<manifest.chunkCount {

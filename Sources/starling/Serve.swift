@@ -251,6 +251,17 @@ struct Serve: AsyncParsableCommand {
         Set(self.bustOn.split(separator: ",").map { String($0) })
     }
 
+    /// The model settings in the order they apply: the trending half-life option, then every `--model`.
+    private var modelSettingList: [String] {
+        (self.trendingHalfLifeHours.map { ["trending_half_life_hours=\($0)"] } ?? []) + self.modelSettings
+    }
+
+    /// The settings all processes sharing one Redis must agree on, as text: the model settings in the order they
+    /// apply, and the event types that invalidate cached lists.
+    private var sharedSettings: String {
+        "--model \(self.modelSettingList.joined(separator: " ")) --bust-on \(self.significantEvents.sorted().joined(separator: ","))"
+    }
+
     private var httpConfiguration: ApplicationConfiguration {
         .init(address: .hostname(self.host, port: self.port), serverName: "starling")
     }
@@ -271,6 +282,7 @@ struct Serve: AsyncParsableCommand {
             engineConfiguration: engineConfiguration,
             trending: trending,
             catalog: catalog,
+            configuration: .init(settings: self.sharedSettings),
             logger: logger
         )
         let store = RedisServingStore(redis: redis.serving, logger: logger)
@@ -428,7 +440,7 @@ struct Serve: AsyncParsableCommand {
                     engine: processor.engine,
                     catalog: catalog,
                     catalogChangeID: { store.lastCatalogChangeID },
-                    configuration: .init(interval: .seconds(self.snapshotSeconds)),
+                    configuration: .init(interval: .seconds(self.snapshotSeconds), settings: self.sharedSettings),
                     logger: logger
                 )
             )
@@ -494,9 +506,8 @@ struct Serve: AsyncParsableCommand {
 
     /// The engine configuration: defaults, the trending half-life option, then every `--model` setting.
     func engineConfiguration() throws -> RecommendationEngine.Configuration {
-        let halfLife = self.trendingHalfLifeHours.map { ["trending_half_life_hours=\($0)"] } ?? []
         do {
-            return try RecommendationEngine.Configuration(settings: halfLife + self.modelSettings)
+            return try RecommendationEngine.Configuration(settings: self.modelSettingList)
         } catch {
             throw ValidationError("--model: \(error.description)")
         }

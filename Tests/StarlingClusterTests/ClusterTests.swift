@@ -318,6 +318,37 @@ struct ClusterTests {
         }
     }
 
+    @Test func aFollowerWithOtherSettingsRefusesTheSnapshot() async throws {
+        let redis = try await RedisServerProcess.started()
+        let client = RedisClient(configuration: redis.configuration())
+        let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+        let exporter = SnapshotExporter(
+            redis: client,
+            engine: EngineStore(RecommendationEngine()),
+            catalog: ItemCatalog(),
+            catalogChangeID: { nil },
+            configuration: .init(settings: "--model  --bust-on like"),
+            logger: logger
+        )
+        func follower(_ settings: String) -> SnapshotFollower {
+            SnapshotFollower(
+                redis: client,
+                engine: EngineStore(RecommendationEngine()),
+                engineConfiguration: .init(),
+                trending: SnapshotPublisher(.empty),
+                catalog: ItemCatalog(),
+                configuration: .init(settings: settings),
+                logger: logger
+            )
+        }
+        #expect(try await exporter.exportIfChanged())
+        let mismatched = follower("--model  --bust-on like,purchase")
+        await #expect(throws: RedisError.self) { try await mismatched.loadIfChanged() }
+        #expect(!mismatched.hasSnapshot)
+        #expect(try await follower("--model  --bust-on like").loadIfChanged())
+        await client.close()
+    }
+
     @Test func withRedisDownTheAPIProcessComputesFromItsSnapshot() async throws {
         let redis = try await RedisServerProcess.started()
         try await Deployment(redis: redis).run { d in
