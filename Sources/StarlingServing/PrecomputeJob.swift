@@ -21,40 +21,11 @@ public final class RequestMeter: Sendable {
     }
 }
 
-/// Refreshes the cached lists of recently active users in the background, so that their next request is a hit.
+/// Users with events since their lists were last refreshed, each once, oldest first; bounded (beyond
+/// `maxQueued` the oldest are dropped: they are computed on demand).
 ///
-/// The processor reports each applied event (``noteActivity(_:)``); a user with events since their last refresh
-/// is queued once, oldest first. The job refreshes at most ``Configuration/perSecond`` users a second, and a
-/// tenth of that while the process serves more than ``Configuration/busyRequestsPerSecond`` recommendation
-/// requests a second, so it does its work in quiet periods and never competes with live traffic. A refresh is the
-/// default request (`count` 10) through ``RecommendationService``, so it fills whichever cache layers the service
-/// has, and a list already valid is not recomputed.
-public final class PrecomputeJob<Profiles: ProfileStore>: Service {
-    /// Configuration of a ``PrecomputeJob``.
-    public struct Configuration: Sendable {
-        /// Most refreshes per second. Defaults to 100.
-        public var perSecond: Int
-        /// Above this many recommendation requests per second the job slows to a tenth. Defaults to 500.
-        public var busyRequestsPerSecond: Int
-        /// Most users waiting; beyond it the oldest are dropped (they are computed on demand). Defaults to 100,000.
-        public var maxQueued: Int
-        /// The request whose list is refreshed.
-        public var request: RecommendationRequest
-
-        public init(
-            perSecond: Int = 100,
-            busyRequestsPerSecond: Int = 500,
-            maxQueued: Int = 100_000,
-            request: RecommendationRequest = RecommendationRequest(count: 10)
-        ) {
-            precondition(perSecond > 0 && maxQueued > 0, "rates and sizes must be positive")
-            self.perSecond = perSecond
-            self.busyRequestsPerSecond = busyRequestsPerSecond
-            self.maxQueued = maxQueued
-            self.request = request
-        }
-    }
-
+/// Created before the processor, which reports every applied event to it, and drained by a ``PrecomputeJob``.
+public final class ActiveUsers: Sendable {
     private struct Queue: Sendable {
         var order: [String] = []
         var head = 0
@@ -81,34 +52,80 @@ public final class PrecomputeJob<Profiles: ProfileStore>: Service {
         }
     }
 
+    private let queue = LockedBox(Queue())
+    private let maxQueued: Int
+
+    /// - Parameter maxQueued: Most users waiting. Defaults to 100,000.
+    public init(maxQueued: Int = 100_000) {
+        precondition(maxQueued > 0, "maxQueued must be positive")
+        self.maxQueued = maxQueued
+    }
+
+    /// Queues the event's user (once).
+    public func note(_ event: Event) {
+        self.queue.withLock { $0.push(event.user, limit: self.maxQueued) }
+    }
+
+    /// Users waiting.
+    public var count: Int {
+        self.queue.withLock { $0.count }
+    }
+
+    func next() -> String? {
+        self.queue.withLock { $0.pop() }
+    }
+}
+
+/// Refreshes the cached lists of recently active users in the background, so that their next request is a hit.
+///
+/// The processor reports each applied event to an ``ActiveUsers`` queue; a user with events since their last
+/// refresh is queued once, oldest first. The job refreshes at most ``Configuration/perSecond`` users a second, and a
+/// tenth of that while the process serves more than ``Configuration/busyRequestsPerSecond`` recommendation
+/// requests a second, so it does its work in quiet periods and never competes with live traffic. A refresh is the
+/// default request (`count` 10) through ``RecommendationService``, so it fills whichever cache layers the service
+/// has, and a list already valid is not recomputed.
+public final class PrecomputeJob<Profiles: ProfileStore>: Service {
+    /// Configuration of a ``PrecomputeJob``.
+    public struct Configuration: Sendable {
+        /// Most refreshes per second. Defaults to 100.
+        public var perSecond: Int
+        /// Above this many recommendation requests per second the job slows to a tenth. Defaults to 500.
+        public var busyRequestsPerSecond: Int
+        /// The request whose list is refreshed.
+        public var request: RecommendationRequest
+
+        public init(
+            perSecond: Int = 100,
+            busyRequestsPerSecond: Int = 500,
+            request: RecommendationRequest = RecommendationRequest(count: 10)
+        ) {
+            precondition(perSecond > 0, "perSecond must be positive")
+            self.perSecond = perSecond
+            self.busyRequestsPerSecond = busyRequestsPerSecond
+            self.request = request
+        }
+    }
+
     public let configuration: Configuration
     private let service: RecommendationService<Profiles>
     private let meter: RequestMeter
-    private let queue = LockedBox(Queue())
+    private let activeUsers: ActiveUsers
     private let logger: Logger
     private let refreshed = Counter(label: "starling_precompute_refreshes_total")
     private let queuedGauge = Gauge(label: "starling_precompute_queued_users")
 
     public init(
         service: RecommendationService<Profiles>,
+        activeUsers: ActiveUsers,
         meter: RequestMeter,
         configuration: Configuration = .init(),
         logger: Logger
     ) {
         self.service = service
+        self.activeUsers = activeUsers
         self.meter = meter
         self.configuration = configuration
         self.logger = logger
-    }
-
-    /// Queues the event's user for a refresh.
-    public func noteActivity(_ event: Event) {
-        self.queue.withLock { $0.push(event.user, limit: self.configuration.maxQueued) }
-    }
-
-    /// Users waiting for a refresh.
-    public var queuedCount: Int {
-        self.queue.withLock { $0.count }
     }
 
     public func run() async throws {
@@ -126,7 +143,7 @@ public final class PrecomputeJob<Profiles: ProfileStore>: Service {
                 let busy = requestsPerSecond > Double(self.configuration.busyRequestsPerSecond)
                 let rate = Double(self.configuration.perSecond) * (busy ? 0.1 : 1)
                 credit = min(credit + rate / 10, Double(self.configuration.perSecond))
-                while credit >= 1, let user = self.queue.withLock({ $0.pop() }) {
+                while credit >= 1, let user = self.activeUsers.next() {
                     credit -= 1
                     own += 1
                     do {
@@ -136,7 +153,7 @@ public final class PrecomputeJob<Profiles: ProfileStore>: Service {
                         self.logger.debug("Precomputing a list failed", metadata: ["starling.user": "\(user)", "error": "\(error)"])
                     }
                 }
-                self.queuedGauge.record(self.queuedCount)
+                self.queuedGauge.record(self.activeUsers.count)
             }
         }
     }

@@ -382,7 +382,8 @@ struct Serve: AsyncParsableCommand {
                     usersFromStore: false
                 ) : nil
         }
-        let activity = LockedBox<(@Sendable (Event) -> Void)?>(nil)
+        let activeUsers =
+            self.precomputePerSecond > 0 && (cache != nil || shared != nil) ? ActiveUsers() : nil
         let deduplication = DeduplicationIndex(retention: .seconds(self.deduplicationHours * 3_600))
         let processor = StreamProcessor(
             log: log,
@@ -397,7 +398,7 @@ struct Serve: AsyncParsableCommand {
             logger: logger,
             onApplied: { event in
                 cache?.observe(event)
-                activity.value?(event)
+                activeUsers?.note(event)
             },
             publisher: store
         )
@@ -445,15 +446,16 @@ struct Serve: AsyncParsableCommand {
                 )
             )
         }
-        if self.precomputePerSecond > 0, cache != nil || shared != nil {
-            let job = PrecomputeJob(
-                service: recommendations,
-                meter: meter,
-                configuration: .init(perSecond: self.precomputePerSecond),
-                logger: logger
+        if let activeUsers {
+            services.append(
+                PrecomputeJob(
+                    service: recommendations,
+                    activeUsers: activeUsers,
+                    meter: meter,
+                    configuration: .init(perSecond: self.precomputePerSecond),
+                    logger: logger
+                )
             )
-            activity.withLock { $0 = { job.noteActivity($0) } }
-            services.append(job)
         }
         let components = APIComponents(
             ingest: IngestService(log: log, deduplication: deduplication, decoder: IngestBatchDecoder(validator: validator)),

@@ -23,11 +23,12 @@ struct PrecomputeJobTests {
             )
         }
 
-        func job(perSecond: Int, maxQueued: Int = 100_000) -> PrecomputeJob<MemoryProfileStore> {
+        func job(perSecond: Int, activeUsers: ActiveUsers) -> PrecomputeJob<MemoryProfileStore> {
             PrecomputeJob(
                 service: self.service,
+                activeUsers: activeUsers,
                 meter: self.meter,
-                configuration: .init(perSecond: perSecond, busyRequestsPerSecond: 500, maxQueued: maxQueued),
+                configuration: .init(perSecond: perSecond, busyRequestsPerSecond: 500),
                 logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
             )
         }
@@ -42,11 +43,12 @@ struct PrecomputeJobTests {
     /// refreshed (taken off the queue).
     private func run(
         _ job: PrecomputeJob<MemoryProfileStore>,
+        draining activeUsers: ActiveUsers,
         meter: RequestMeter,
         for duration: Duration,
         load: Int
     ) async throws -> Int {
-        let before = job.queuedCount
+        let before = activeUsers.count
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await job.run() }
             group.addTask {
@@ -59,26 +61,26 @@ struct PrecomputeJobTests {
             try await group.next()
             group.cancelAll()
         }
-        return before - job.queuedCount
+        return before - activeUsers.count
     }
 
     @Test func activeUsersAreQueuedOnceAndTheirListsCached() async throws {
         let setup = Setup()
         let events = setup.activity(users: 30)
         setup.engine.write { engine in for event in events { engine.learn(event) } }
-        let job = setup.job(perSecond: 1_000)
-        for event in events + events { job.noteActivity(event) }
-        #expect(job.queuedCount == 30, "a user is queued once")
-        let refreshed = try await self.run(job, meter: setup.meter, for: .milliseconds(500), load: 0)
+        let activeUsers = ActiveUsers()
+        for event in events + events { activeUsers.note(event) }
+        #expect(activeUsers.count == 30, "a user is queued once")
+        let job = setup.job(perSecond: 1_000, activeUsers: activeUsers)
+        let refreshed = try await self.run(job, draining: activeUsers, meter: setup.meter, for: .milliseconds(500), load: 0)
         #expect(refreshed == 30)
         #expect(setup.cache.count == 30)
     }
 
     @Test func theQueueIsBounded() {
-        let setup = Setup()
-        let job = setup.job(perSecond: 10, maxQueued: 5)
-        for event in setup.activity(users: 8) { job.noteActivity(event) }
-        #expect(job.queuedCount == 5)
+        let activeUsers = ActiveUsers(maxQueued: 5)
+        for event in Setup().activity(users: 8) { activeUsers.note(event) }
+        #expect(activeUsers.count == 5)
     }
 
     @Test func itSlowsDownWhileTheProcessIsBusy() async throws {
@@ -86,13 +88,15 @@ struct PrecomputeJobTests {
         let events = setup.activity(users: 400)
         setup.engine.write { engine in for event in events { engine.learn(event) } }
 
-        let quiet = setup.job(perSecond: 100)
-        for event in events { quiet.noteActivity(event) }
-        let quietRefreshes = try await self.run(quiet, meter: setup.meter, for: .seconds(1), load: 0)
+        let quietUsers = ActiveUsers()
+        for event in events { quietUsers.note(event) }
+        let quiet = setup.job(perSecond: 100, activeUsers: quietUsers)
+        let quietRefreshes = try await self.run(quiet, draining: quietUsers, meter: setup.meter, for: .seconds(1), load: 0)
 
-        let busy = setup.job(perSecond: 100)
-        for event in events { busy.noteActivity(event) }
-        let busyRefreshes = try await self.run(busy, meter: setup.meter, for: .seconds(1), load: 5_000)
+        let busyUsers = ActiveUsers()
+        for event in events { busyUsers.note(event) }
+        let busy = setup.job(perSecond: 100, activeUsers: busyUsers)
+        let busyRefreshes = try await self.run(busy, draining: busyUsers, meter: setup.meter, for: .seconds(1), load: 5_000)
 
         // About 100 and 10 at the nominal rates; wide bounds for a loaded machine.
         #expect(quietRefreshes >= 40)
