@@ -10,6 +10,7 @@ struct StreamProcessorTests {
         log: SegmentedEventLog,
         checkpoints: any CheckpointStore,
         deduplication: DeduplicationIndex = DeduplicationIndex(),
+        catalog: ItemCatalog = ItemCatalog(),
         observer: (@Sendable (Int64) -> Void)? = nil
     ) -> StreamProcessor<SegmentedEventLog> {
         StreamProcessor(
@@ -17,6 +18,7 @@ struct StreamProcessorTests {
             profiles: MemoryProfileStore(),
             deduplication: deduplication,
             checkpoints: checkpoints,
+            catalog: catalog,
             configuration: .init(checkpointInterval: .seconds(3_600)),
             logger: testLogger,
             freshnessObserver: observer
@@ -225,14 +227,7 @@ struct StreamProcessorTests {
             ])
             // First life: the processor applies the catalogue topic and checkpoints it on stop.
             let catalog = ItemCatalog()
-            let processor = StreamProcessor(
-                log: log,
-                profiles: MemoryProfileStore(),
-                deduplication: DeduplicationIndex(),
-                checkpoints: checkpoints,
-                catalog: catalog,
-                logger: testLogger
-            )
+            let processor = self.makeProcessor(log: log, checkpoints: checkpoints, catalog: catalog)
             try await withRunningProcessor(processor) {
                 try await eventually("catalogue applied") { catalog.count == 2 }
             }
@@ -241,14 +236,7 @@ struct StreamProcessorTests {
         }
         let log = try open()
         let catalog = ItemCatalog()
-        let processor = StreamProcessor(
-            log: log,
-            profiles: MemoryProfileStore(),
-            deduplication: DeduplicationIndex(),
-            checkpoints: checkpoints,
-            catalog: catalog,
-            logger: testLogger
-        )
+        let processor = self.makeProcessor(log: log, checkpoints: checkpoints, catalog: catalog)
         try await withRunningProcessor(processor) {
             try await eventually("recovered") { processor.isRecovered }
         }
