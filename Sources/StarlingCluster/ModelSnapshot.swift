@@ -15,7 +15,7 @@ public struct SnapshotManifest: Hashable, Sendable {
     /// ``SnapshotExporter/Configuration/settings``): followers with other settings refuse it.
     public var settings: String
 
-    static let formatVersion: UInt8 = 2
+    static let formatVersion: UInt8 = 3
 
     func encoded() -> [UInt8] {
         var w = BinaryWriter(capacity: 64)
@@ -72,27 +72,32 @@ public struct SnapshotManifest: Hashable, Sendable {
     }
 }
 
-/// The contents of a model snapshot: the engine, the catalogue, and the id of the latest catalogue change the
-/// catalogue includes (changes after it are read from the stream).
+/// The contents of a model snapshot: the engine, the catalogue, the id of the latest catalogue change the
+/// catalogue includes (changes after it are read from the stream), and the id of an applied-events entry at or
+/// before the engine's state (entries after it are replayed, skipping events the engine already counts).
 struct ModelSnapshot: Sendable {
     var engine: RecommendationEngine
     var catalog: [CatalogItem]
     /// The stream id from which catalogue changes are to be replayed on top (`nil`: from the start).
     var catalogChangeID: String?
+    /// The stream id from which applied events are to be replayed on top (`nil`: from the start).
+    var appliedStreamID: String?
 
     func encoded() -> [UInt8] {
         var w = BinaryWriter(capacity: 1 << 20)
         w.write(optional: self.catalogChangeID)
+        w.write(optional: self.appliedStreamID)
         w.writeVarint(UInt64(self.catalog.count))
         for item in self.catalog { w.write(lengthPrefixed: CatalogChange.upsert(item).encoded()) }
         self.engine.encode(into: &w)
         return w.bytes
     }
 
-    init(engine: RecommendationEngine, catalog: [CatalogItem], catalogChangeID: String?) {
+    init(engine: RecommendationEngine, catalog: [CatalogItem], catalogChangeID: String?, appliedStreamID: String?) {
         self.engine = engine
         self.catalog = catalog
         self.catalogChangeID = catalogChangeID
+        self.appliedStreamID = appliedStreamID
     }
 
     init(decoding bytes: [UInt8], configuration: RecommendationEngine.Configuration) throws(BinaryFormatError) {
@@ -100,6 +105,7 @@ struct ModelSnapshot: Sendable {
             Result { () throws(BinaryFormatError) -> ModelSnapshot in
                 var r = BinaryReader(raw)
                 let changeID = try r.readOptionalString()
+                let appliedID = try r.readOptionalString()
                 var catalog: [CatalogItem] = []
                 for _ in 0..<(try r.readVarint()) {
                     guard case .upsert(let item) = try CatalogChange(decoding: try r.readBytes()) else { throw .malformed }
@@ -107,7 +113,7 @@ struct ModelSnapshot: Sendable {
                 }
                 let engine = try RecommendationEngine(configuration: configuration, decoding: &r)
                 guard r.remaining == 0 else { throw .malformed }
-                return ModelSnapshot(engine: engine, catalog: catalog, catalogChangeID: changeID)
+                return ModelSnapshot(engine: engine, catalog: catalog, catalogChangeID: changeID, appliedStreamID: appliedID)
             }
         }
         self = try result.get()

@@ -8,6 +8,8 @@
 /// | `{prefix}model:meta` | string | processor | ``SnapshotManifest`` of the current model snapshot |
 /// | `{prefix}model:{generation}:{chunk}` | string | processor | the snapshot's bytes, in chunks |
 /// | `{prefix}catalog:changes` | stream | processor | catalogue changes, in the order applied |
+/// | `{prefix}ack:{user}` | hash | ingest (log owner) | `topic/partition` → position past the user's latest acknowledged record there |
+/// | `{prefix}applied` | stream | processor | the events applied, a write slice per entry (``AppliedSlice``), for API processes' model replicas |
 public struct RedisKeys: Hashable, Sendable {
     public var prefix: String
 
@@ -21,4 +23,6 @@ public struct RedisKeys: Hashable, Sendable {
     var manifest: String { "\(self.prefix)model:meta" }
     func chunk(generation: Int64, index: Int) -> String { "\(self.prefix)model:\(generation):\(index)" }
     var catalogChanges: String { "\(self.prefix)catalog:changes" }
+    func acknowledged(_ user: String) -> String { "\(self.prefix)ack:\(user)" }
+    var applied: String { "\(self.prefix)applied" }
 }

@@ -54,6 +54,7 @@ public final class SnapshotExporter: Service {
     private let engine: EngineStore
     private let catalog: ItemCatalog
     private let catalogChangeID: @Sendable () -> String?
+    private let appliedStreamID: @Sendable () -> String?
     private let logger: Logger
     private let exported = LockedBox<(signature: Signature, generation: Int64)?>(nil)
     private let exports = Counter(label: "starling_snapshot_exports_total")
@@ -61,15 +62,19 @@ public final class SnapshotExporter: Service {
     private let duration = Timer(label: "starling_snapshot_export_duration_seconds")
     private let size = Gauge(label: "starling_snapshot_bytes")
 
-    /// - Parameter catalogChangeID: The id of the latest catalogue change written to Redis's change stream.
+    /// - Parameters:
+    ///   - catalogChangeID: The id of the latest catalogue change written to Redis's change stream.
+    ///   - appliedStreamID: The id of the latest applied-events entry written to Redis.
     public init(
         redis: RedisClient,
         engine: EngineStore,
         catalog: ItemCatalog,
         catalogChangeID: @escaping @Sendable () -> String?,
+        appliedStreamID: @escaping @Sendable () -> String? = { nil },
         configuration: Configuration = .init(),
         logger: Logger
     ) {
+        self.appliedStreamID = appliedStreamID
         self.redis = redis
         self.engine = engine
         self.catalog = catalog
@@ -107,7 +112,14 @@ public final class SnapshotExporter: Service {
         // The change id is read before the catalogue: replaying the stream after it re-applies only changes the
         // catalogue already has (upserts and deletes are idempotent), never skips one.
         let changeID = self.catalogChangeID()
-        let snapshot = ModelSnapshot(engine: self.engine.snapshot(), catalog: self.catalog.all(), catalogChangeID: changeID)
+        // Likewise for applied events: replicas skip the events the engine already counts.
+        let appliedID = self.appliedStreamID()
+        let snapshot = ModelSnapshot(
+            engine: self.engine.snapshot(),
+            catalog: self.catalog.all(),
+            catalogChangeID: changeID,
+            appliedStreamID: appliedID
+        )
         let bytes = snapshot.encoded()
         let generation = max(WallClock.nanoseconds() / 1_000_000, (previous?.generation ?? 0) + 1)
         let chunkBytes = self.configuration.chunkBytes

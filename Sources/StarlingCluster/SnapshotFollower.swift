@@ -4,20 +4,24 @@ public import ServiceLifecycle
 public import StarlingCore
 public import StarlingModels
 public import StarlingRedis
+import StarlingStream
 
-/// Keeps an API process's engine and catalogue in step with what the processor publishes to Redis.
+/// Keeps an API process's engine and catalogue in step with what the processor publishes to Redis: a model
+/// replica.
 ///
 /// Every ``Configuration/snapshotInterval`` it reads the snapshot manifest and, when the generation changed, loads
-/// the snapshot (engine and catalogue) and installs it; every ``Configuration/catalogInterval`` it applies the
-/// catalogue changes added to the change stream since, so an item made unavailable stops being recommended within
-/// that interval rather than at the next snapshot. Redis being unreachable only delays both.
+/// the snapshot (engine and catalogue) and installs it. Every ``Configuration/catalogInterval`` it replays into the
+/// engine the events the processor applied since (the `applied` stream, a write slice per entry, skipping events
+/// the engine already counts), and applies the catalogue changes added since — so co-occurrence, trending and the
+/// catalogue stay within that interval of the processor's, rather than a snapshot interval behind. The retrained
+/// embeddings still arrive with the next snapshot. Redis being unreachable only delays all of it.
 public final class SnapshotFollower: Service {
     /// Configuration of a ``SnapshotFollower``.
     public struct Configuration: Sendable {
         public var keys: RedisKeys
         /// How often the manifest is checked. Defaults to 1 second.
         public var snapshotInterval: Duration
-        /// How often the catalogue change stream is read. Defaults to 100 milliseconds.
+        /// How often the applied-events and catalogue change streams are read. Defaults to 100 milliseconds.
         public var catalogInterval: Duration
         /// This process's settings, compared with the publisher's (``SnapshotExporter/Configuration/settings``).
         public var settings: String
@@ -41,6 +45,12 @@ public final class SnapshotFollower: Service {
         public var generation: Int64?
         /// The latest catalogue change applied.
         public var catalogChangeID: String?
+        /// The latest applied-events entry replayed.
+        public var appliedStreamID: String?
+        /// The processor's sequence number of the latest event the engine learned.
+        public var appliedSequence: UInt64 = 0
+        /// Whether the applied-events stream was read to its end since the snapshot was installed.
+        public var caughtUp = false
         /// The latest error, cleared by a success.
         public var lastError: String?
     }
@@ -54,6 +64,8 @@ public final class SnapshotFollower: Service {
     private let logger: Logger
     private let state = LockedBox(Status())
     private let loads = Counter(label: "starling_snapshot_loads_total")
+    private let replayed = Counter(label: "starling_applied_stream_entries_total")
+    private let gaps = Counter(label: "starling_applied_stream_gaps_total")
 
     public init(
         redis: RedisClient,
@@ -77,9 +89,16 @@ public final class SnapshotFollower: Service {
         self.state.value
     }
 
-    /// Whether a snapshot has been installed (API processes are ready from then on).
+    /// Whether a snapshot has been installed.
     public var hasSnapshot: Bool {
         self.status.generation != nil
+    }
+
+    /// Whether the process can serve what the processor serves: a snapshot installed and the events applied since
+    /// replayed up to the end of the stream.
+    public var isReady: Bool {
+        let status = self.status
+        return status.generation != nil && status.caughtUp
     }
 
     public func run() async throws {
@@ -92,6 +111,7 @@ public final class SnapshotFollower: Service {
                         try await self.loadIfChanged()
                     }
                     try await self.applyCatalogChanges()
+                    try await self.replayAppliedEvents()
                     self.state.withLock { $0.lastError = nil }
                 } catch {
                     let first = self.state.withLock { state -> Bool in
@@ -157,6 +177,9 @@ public final class SnapshotFollower: Service {
         self.state.withLock {
             $0.generation = manifest.generation
             $0.catalogChangeID = snapshot.catalogChangeID
+            $0.appliedStreamID = snapshot.appliedStreamID
+            $0.appliedSequence = engine.eventCount
+            $0.caughtUp = false
         }
         self.loads.increment()
         self.logger.info(
@@ -192,5 +215,66 @@ public final class SnapshotFollower: Service {
         }
         if let lastID { self.state.withLock { $0.catalogChangeID = lastID } }
         return entries.count
+    }
+
+    /// Replays the applied events published after the latest entry replayed, to the end of the stream; returns
+    /// how many entries it read.
+    @discardableResult
+    public func replayAppliedEvents() async throws -> Int {
+        guard self.hasSnapshot else { return 0 }
+        let batch = 256
+        var total = 0
+        while true {
+            let status = self.status
+            let after = status.appliedStreamID.map { "(" + $0 } ?? "-"
+            let reply = try await self.redis.send(["XRANGE", self.configuration.keys.applied, after, "+", "COUNT", "\(batch)"])
+            guard let entries = reply.array else {
+                throw RedisError.unexpectedReply("XRANGE answered \(reply.kind) instead of an array")
+            }
+            var slices: [(id: String, slice: AppliedSlice)] = []
+            for entry in entries {
+                guard let parts = entry.array, parts.count == 2, let id = parts[0].string, let fields = parts[1].array,
+                    fields.count == 2, let payload = fields[1].bytes
+                else { throw RedisError.unexpectedReply("an applied-events entry is malformed") }
+                do {
+                    slices.append((id, try AppliedSlice(decoding: payload)))
+                } catch {
+                    throw RedisError.unexpectedReply("applied-events entry \(id) is not readable: \(error)")
+                }
+            }
+            var sequence = status.appliedSequence
+            var gap = false
+            if !slices.isEmpty {
+                self.engine.write { engine in
+                    for (_, slice) in slices where slice.lastSequence > sequence {
+                        if slice.firstSequence > sequence + 1 { gap = true }
+                        let skip = sequence >= slice.firstSequence ? Int(sequence - slice.firstSequence + 1) : 0
+                        for event in slice.events[skip...] { engine.learn(event) }
+                        sequence = slice.lastSequence
+                    }
+                }
+                self.trending.publish(self.engine.read { $0.trendingSnapshot() })
+                self.replayed.increment(by: slices.count)
+            }
+            if gap {
+                // Events were trimmed from the stream (or dropped while Redis was down) before this replica read
+                // them: it serves without them until the next snapshot.
+                self.gaps.increment()
+                self.logger.warning(
+                    "The applied-events stream skipped events this replica had not learned; the next model snapshot restores them",
+                    metadata: ["starling.replica.sequence": "\(status.appliedSequence)"]
+                )
+            }
+            let done = entries.count < batch
+            self.state.withLock { state in
+                // A snapshot installed meanwhile owns the cursor.
+                guard state.appliedStreamID == status.appliedStreamID, state.generation == status.generation else { return }
+                if let last = slices.last { state.appliedStreamID = last.id }
+                state.appliedSequence = sequence
+                if done { state.caughtUp = true }
+            }
+            total += entries.count
+            if done { return total }
+        }
     }
 }

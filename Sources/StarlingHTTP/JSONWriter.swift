@@ -172,6 +172,11 @@ public struct JSONWriter {
         self.value(value)
     }
 
+    public mutating func field(_ key: String, _ value: Bool) {
+        self.key(key)
+        self.value(value)
+    }
+
     private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
 
     private mutating func writeEscaped(_ string: String) {

@@ -25,7 +25,9 @@ public enum MetricsHelp {
         "starling_model_version": "Version of the retrained embeddings in use.",
         "starling_cache_requests_total":
             "Recommendation cache lookups, by layer (process or shared) and result (hit, miss, or error: the shared store was unreachable).",
-        "starling_cache_busts_total": "Cached recommendation lists dropped because of a significant event.",
+        "starling_read_your_writes_timeouts_total":
+            "Requests served after waiting the longest allowed for the user's acknowledged events to be applied (the response says fresh: false).",
+        "starling_applied_stream_entries_total": "Entries of the applied-event stream an API process replayed into its model replica.",
         "starling_precompute_refreshes_total": "Cached lists of recently active users refreshed in the background.",
         "starling_precompute_queued_users": "Recently active users waiting for their cached lists to be refreshed.",
         "starling_redis_published_total": "Users' serving states written to Redis for API processes.",

@@ -20,6 +20,9 @@ public struct Recommendations: Hashable, Sendable {
     public var profileVersion: UInt64
     /// The version of the retrained embeddings in use (0 until the first full retrain).
     public var modelVersion: UInt64
+    /// Whether the list reflects every event of the user acknowledged before the request (`false`: the wait for
+    /// the processor passed its bound, and the list may miss the latest of them).
+    public var fresh: Bool
     /// ``items`` as the cache's renderer wrote them (see ``RecommendationCache/Configuration/render``), when the
     /// list came from the in-process cache.
     public var renderedItems: [UInt8]?
@@ -29,8 +32,10 @@ public struct Recommendations: Hashable, Sendable {
         items: [Recommendation],
         profileVersion: UInt64,
         modelVersion: UInt64 = 0,
-        renderedItems: [UInt8]? = nil
+        renderedItems: [UInt8]? = nil,
+        fresh: Bool = true
     ) {
+        self.fresh = fresh
         self.user = user
         self.items = items
         self.profileVersion = profileVersion

@@ -25,6 +25,8 @@ public struct RecommendationService<Profiles: ProfileStore>: Sendable {
     public let shared: SharedServing?
     /// Counts requests, for background work that prefers quiet periods.
     public let meter: RequestMeter?
+    /// How requests wait for the user's acknowledged events to be applied (read-your-writes).
+    public let readYourWrites: ReadYourWrites
 
     public init(
         profiles: Profiles,
@@ -35,8 +37,10 @@ public struct RecommendationService<Profiles: ProfileStore>: Sendable {
         defaultCategoryCap: Int? = nil,
         cache: RecommendationCache? = nil,
         shared: SharedServing? = nil,
-        meter: RequestMeter? = nil
+        meter: RequestMeter? = nil,
+        readYourWrites: ReadYourWrites = .init()
     ) {
+        self.readYourWrites = readYourWrites
         self.meter = meter
         self.cache = cache
         self.shared = shared
@@ -48,14 +52,15 @@ public struct RecommendationService<Profiles: ProfileStore>: Sendable {
         self.defaultCategoryCap = defaultCategoryCap
     }
 
-    /// The profile of `user`, if known.
+    /// The profile of `user`, if known, reflecting every event of the user acknowledged before the call (within
+    /// ``ReadYourWrites/timeout``).
     ///
     /// An API process reads it from the shared store; while the store is unreachable, it answers with the latest
     /// state of the user it fetched, and throws ``SharedStoreUnavailable`` for users it has not.
     public func profile(for user: String) async throws -> UserProfile? {
         if let shared = self.shared, shared.usersFromStore {
             do {
-                let published = try await shared.store.lookup(user: user, key: "", includeUser: true).user
+                let published = try await self.publishedLookup(user: user, key: "", shared: shared).lookup.user
                 if let published { shared.recentUsers.remember(published) }
                 return published?.profile
             } catch {
@@ -65,7 +70,36 @@ public struct RecommendationService<Profiles: ProfileStore>: Sendable {
                 return remembered.profile
             }
         }
+        _ = await self.waitForAcknowledgedEvents(of: user)
         return try await self.profiles.profile(for: user)
+    }
+
+    /// Waits (bounded) until this process's processor has applied every acknowledged event of `user`; returns
+    /// whether it has.
+    private func waitForAcknowledgedEvents(of user: String) async -> Bool {
+        guard let acknowledgements = self.readYourWrites.acknowledgements else { return true }
+        let visible = await acknowledgements.waitUntilVisible(user, timeout: self.readYourWrites.timeout)
+        if !visible { ReadYourWritesMetrics.shared.timeouts.increment() }
+        return visible
+    }
+
+    /// One look-up in the shared store (API processes): repeated, until ``ReadYourWrites/timeout``, while the
+    /// user's published state does not yet cover the positions of their acknowledged events; and whether it does.
+    private func publishedLookup(user: String, key: String, shared: SharedServing) async throws
+        -> (lookup: SharedLookup, fresh: Bool)
+    {
+        var lookup = try await shared.store.lookup(user: user, key: key, includeUser: true)
+        guard !lookup.isCurrent else { return (lookup, true) }
+        let metrics = ReadYourWritesMetrics.shared
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: self.readYourWrites.timeout)
+        while clock.now < deadline {
+            try? await Task.sleep(for: self.readYourWrites.pollInterval)
+            lookup = try await shared.store.lookup(user: user, key: key, includeUser: true)
+            if lookup.isCurrent { return (lookup, true) }
+        }
+        metrics.timeouts.increment()
+        return (lookup, false)
     }
 
     /// Personal recommendations for `user`: the blend of co-occurrence with the user's recent items, trending,
@@ -80,34 +114,73 @@ public struct RecommendationService<Profiles: ProfileStore>: Sendable {
     /// Personal recommendations shaped by `request`: catalogue availability (unavailable, expired and deleted items
     /// never appear), category and tag filters, the seen-items window, boost and bury rules, a per-category cap or
     /// maximal-marginal-relevance diversity, and pinned items.
+    ///
+    /// The list reflects every event of the user acknowledged before the call: the request first waits, at most
+    /// ``ReadYourWrites/timeout``, for the processor to apply them, and says whether it did in
+    /// ``Recommendations/fresh``. A cached list is served only for the profile version (and model version) it was
+    /// computed from, unless the cache's ``CacheInvalidation`` opts into reuse.
     public func recommendations(for user: String, _ request: RecommendationRequest) async throws -> Recommendations {
         self.meter?.record()
-        guard let cache = self.cache else { return try await self.sharedOrComputed(for: user, request) }
+        if let shared = self.shared, shared.usersFromStore {
+            return try await self.sharedOrComputed(for: user, request, local: nil)
+        }
+        let fresh = await self.waitForAcknowledgedEvents(of: user)
+        let profile = try await self.profiles.profile(for: user)
+        var result = try await self.cachedOrComputed(for: user, request, profile: profile)
+        result.fresh = fresh
+        return result
+    }
+
+    /// The in-process cache layer, for processes with their own profiles.
+    private func cachedOrComputed(
+        for user: String,
+        _ request: RecommendationRequest,
+        profile: UserProfile?
+    ) async throws -> Recommendations {
+        guard let cache = self.cache else { return try await self.sharedOrComputed(for: user, request, local: profile) }
         let now = EventTime.now()
         let key = request.cacheKey
-        // The catalogue version and the user's epoch are read before computing: a bust after this point makes the
-        // list computed below unstorable, and a catalogue change makes it re-checked on its next hit.
+        let invalidation = cache.configuration.invalidation
+        let epoch = invalidation.epoch(of: profile)
+        // The catalogue version, epoch and model version are read before computing: a list stored with them never
+        // reflects less than they say, and a catalogue change makes it re-checked on its next hit.
         let catalogVersion = self.catalog.version
-        let (hit, epoch) = cache.lookup(user: user, key: key, catalogVersion: catalogVersion, at: now) {
-            self.catalog.isRecommendable($0, at: now)
-        }
-        if let hit {
+        let modelVersion = self.engine.read { $0.modelVersion }
+        let version = profile?.version ?? 0
+        if let hit = cache.lookup(
+            user: user,
+            key: key,
+            epoch: epoch,
+            modelVersion: modelVersion,
+            catalogVersion: catalogVersion,
+            at: now,
+            isRecommendable: { self.catalog.isRecommendable($0, at: now) }
+        ) {
+            guard hit.profileVersion != version, request.excludeSeen == .all, let profile else {
+                return Recommendations(
+                    user: user,
+                    items: hit.items,
+                    profileVersion: version,
+                    modelVersion: hit.modelVersion,
+                    renderedItems: hit.rendered
+                )
+            }
+            // Reused across events that do not invalidate it (an opt-in): without what the user touched since.
             return Recommendations(
                 user: user,
-                items: hit.items,
-                profileVersion: hit.profileVersion,
-                modelVersion: hit.modelVersion,
-                renderedItems: hit.rendered
+                items: hit.items.filter { !profile.interacted.contains(ItemKey($0.item)) },
+                profileVersion: version,
+                modelVersion: hit.modelVersion
             )
         }
-        let computed = try await self.sharedOrComputed(for: user, request)
+        let computed = try await self.sharedOrComputed(for: user, request, local: profile)
         cache.store(
             computed.items,
             user: user,
             key: key,
             epoch: epoch,
-            profileVersion: computed.profileVersion,
-            modelVersion: computed.modelVersion,
+            profileVersion: version,
+            modelVersion: modelVersion,
             catalogVersion: catalogVersion,
             earliestExpiry: computed.items.compactMap { self.catalog.item($0.item)?.expiresAt }.min()
         )
@@ -116,22 +189,37 @@ public struct RecommendationService<Profiles: ProfileStore>: Sendable {
 
     /// The list from the shared layer if it holds a valid one, else computed (and stored there).
     ///
-    /// A shared list is valid while the user's count of significant events equals the one it was computed at, its
-    /// time to live has not passed, and every item is still recommendable. When the store cannot be reached, the
-    /// list is computed from what this process has: for an API process, the latest state of the user it fetched,
-    /// or else its model snapshot's.
-    private func sharedOrComputed(for user: String, _ request: RecommendationRequest) async throws -> Recommendations {
+    /// A shared list is valid while the user's epoch (``CacheInvalidation``) and the model version equal those it
+    /// was computed at, its time to live has not passed, and every item is still recommendable. When the store
+    /// cannot be reached, the list is computed from what this process has: for an API process, the latest state of
+    /// the user it fetched, or else its model snapshot's.
+    ///
+    /// - Parameter local: The user's profile, for processes with their own profiles (`nil` for API processes,
+    ///   which read it from the store).
+    private func sharedOrComputed(
+        for user: String,
+        _ request: RecommendationRequest,
+        local: UserProfile?
+    ) async throws -> Recommendations {
         guard let shared = self.shared else {
-            return self.compute(for: user, request, profile: try await self.profiles.profile(for: user), published: nil).list
+            return self.compute(for: user, request, profile: local, published: nil).list
         }
         let metrics = SharedServingMetrics.shared
-        let key = request.cacheKey
-        let lookup: SharedLookup?
+        // With a zero time to live nothing is shared: the look-up only reads the user's state.
+        let key = shared.timeToLive > .zero ? request.cacheKey : ""
+        var lookup: SharedLookup?
+        var fresh = true
         do {
-            lookup = try await shared.store.lookup(user: user, key: key, includeUser: shared.usersFromStore)
+            if shared.usersFromStore {
+                (lookup, fresh) = try await self.publishedLookup(user: user, key: key, shared: shared)
+            } else {
+                lookup = try await shared.store.lookup(user: user, key: key, includeUser: false)
+            }
         } catch {
             metrics.errors.increment()
             lookup = nil
+            // Without the store an API process cannot tell whether the user acted since the state it remembers.
+            fresh = !shared.usersFromStore
         }
         let published: PublishedUser?
         if let lookup {
@@ -140,28 +228,35 @@ public struct RecommendationService<Profiles: ProfileStore>: Sendable {
         } else {
             published = shared.usersFromStore ? shared.recentUsers.state(of: user) : nil
         }
-        let profile = shared.usersFromStore ? published?.profile : try await self.profiles.profile(for: user)
-        let epoch = profile?.count(of: shared.significantEvents) ?? 0
+        let profile = shared.usersFromStore ? published?.profile : local
+        let epoch = shared.invalidation.epoch(of: profile)
         let now = EventTime.now()
-        if let list = lookup?.list, list.epoch == epoch,
+        let modelVersion = self.engine.read { $0.modelVersion }
+        if let list = lookup?.list, list.epoch == epoch, list.modelVersion == modelVersion,
             !shared.usersFromStore || published != nil,
             now.milliseconds - list.computedAt < shared.timeToLive.wholeMilliseconds,
             list.items.allSatisfy({ self.catalog.isRecommendable($0.item, at: now) })
         {
             metrics.hits.increment()
+            var items = list.items
+            if list.profileVersion != profile?.version, request.excludeSeen == .all, let profile {
+                items.removeAll { profile.interacted.contains(ItemKey($0.item)) }
+            }
             return Recommendations(
                 user: user,
-                items: list.items,
-                profileVersion: list.profileVersion,
-                modelVersion: list.modelVersion
+                items: items,
+                profileVersion: profile?.version ?? 0,
+                modelVersion: list.modelVersion,
+                fresh: fresh
             )
         }
-        if lookup != nil { metrics.misses.increment() }
-        let (computed, modelHasUser) = self.compute(for: user, request, profile: profile, published: published)
-        // A list computed from a model snapshot that has not yet seen all of the user's events (it lags the
-        // processor by up to one snapshot interval) is served but not shared: the next snapshot may know the items.
-        // An API process cannot validate a list of a user it has no published state of: such lists are not shared.
-        if lookup != nil, modelHasUser, !shared.usersFromStore || published != nil {
+        if lookup != nil, !key.isEmpty { metrics.misses.increment() }
+        var (computed, modelHasUser) = self.compute(for: user, request, profile: profile, published: published)
+        computed.fresh = fresh
+        // A list computed from a model snapshot that has not yet seen all of the user's events is served but not
+        // shared: the next snapshot may know the items. An API process cannot validate a list of a user it has no
+        // published state of: such lists are not shared. Neither is a list that may miss acknowledged events.
+        if lookup != nil, !key.isEmpty, modelHasUser, fresh, !shared.usersFromStore || published != nil {
             let list = SharedList(
                 items: computed.items,
                 epoch: epoch,

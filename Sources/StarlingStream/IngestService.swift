@@ -21,11 +21,20 @@ public struct IngestService<Log: EventLog>: Sendable {
     private let deduplication: DeduplicationIndex
     /// Decodes request bodies.
     public let decoder: IngestBatchDecoder
+    private let sinks: [any AcknowledgementSink]
 
-    public init(log: Log, deduplication: DeduplicationIndex, decoder: IngestBatchDecoder) {
+    /// - Parameter acknowledgements: Told about every durable batch before ``ingest(_:format:)`` returns, so that
+    ///   reads after the acknowledgement can wait for the processor to apply it (read-your-writes).
+    public init(
+        log: Log,
+        deduplication: DeduplicationIndex,
+        decoder: IngestBatchDecoder,
+        acknowledgements: [any AcknowledgementSink] = []
+    ) {
         self.log = log
         self.deduplication = deduplication
         self.decoder = decoder
+        self.sinks = acknowledgements
     }
 
     /// Ingests one request body.
@@ -64,12 +73,14 @@ public struct IngestService<Log: EventLog>: Sendable {
                 appends.append(LogAppend(topic: topic, key: event.user, payload: event.encoded()))
             }
         }
+        let positions: [LogPosition]
         do {
-            _ = try await self.log.append(appends)
+            positions = try await self.log.append(appends)
         } catch {
             for id in reserved { self.deduplication.release(id) }
             throw error
         }
+        for sink in self.sinks { await sink.acknowledged(appends, at: positions) }
         result.accepted = appends.count
         return result
     }

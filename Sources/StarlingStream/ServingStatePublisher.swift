@@ -6,15 +6,19 @@ public import StarlingModels
 public struct PublishedUser: Hashable, Sendable {
     public var profile: UserProfile
     public var model: RecommendationEngine.PortableUser
+    /// How far the processor had applied the partitions holding the user's records (next offset) when this state
+    /// was taken: a reader compares it with the positions of the user's acknowledged events (read-your-writes).
+    public var applied: [TopicPartition: Int64]
 
-    public init(profile: UserProfile, model: RecommendationEngine.PortableUser) {
+    public init(profile: UserProfile, model: RecommendationEngine.PortableUser, applied: [TopicPartition: Int64] = [:]) {
         self.profile = profile
         self.model = model
+        self.applied = applied
     }
 }
 
 extension PublishedUser {
-    private static let formatVersion: UInt8 = 2
+    private static let formatVersion: UInt8 = 3
 
     /// The binary form: a format version, the profile, the engine state.
     ///
@@ -27,6 +31,12 @@ extension PublishedUser {
         profile.interacted = []
         profile.encode(into: &w)
         self.model.encode(into: &w)
+        w.writeVarint(UInt64(self.applied.count))
+        for (partition, next) in self.applied.sorted(by: { $0.key < $1.key }) {
+            w.write(partition.topic)
+            w.writeVarint(UInt64(partition.partition))
+            w.write(next)
+        }
         return w.bytes
     }
 
@@ -39,8 +49,17 @@ extension PublishedUser {
                 var profile = try UserProfile(decoding: &r)
                 let model = try RecommendationEngine.PortableUser(decoding: &r)
                 profile.interacted = Set(model.seen)
+                let count = try r.readVarint()
+                guard count <= UInt64(r.remaining) else { throw .truncated }
+                var applied: [TopicPartition: Int64] = [:]
+                for _ in 0..<count {
+                    let topic = try r.readString()
+                    let partition = try r.readVarint()
+                    guard partition < 1 << 20 else { throw .malformed }
+                    applied[TopicPartition(topic: topic, partition: Int(partition))] = try r.readInt64()
+                }
                 guard r.remaining == 0 else { throw .malformed }
-                return PublishedUser(profile: profile, model: model)
+                return PublishedUser(profile: profile, model: model, applied: applied)
             }
         }
         self = try result.get()
@@ -84,7 +103,7 @@ public struct PublishedSession: Hashable, Sendable {
 
 /// Receives the serving state the processor changes, to share it with serving processes elsewhere.
 ///
-/// Both methods are called on the processor's path and must not block: implementations queue and write in the
+/// Every method is called on the processor's path and must not block: implementations queue and write in the
 /// background, keeping only the latest state per user.
 public protocol ServingStatePublisher: Sendable {
     /// The users one write slice changed, after their profiles moved.
@@ -93,4 +112,52 @@ public protocol ServingStatePublisher: Sendable {
     func publish(sessions: [PublishedSession])
     /// A catalogue change the processor applied.
     func publish(catalogChange: CatalogChange)
+    /// The events of one write slice, in order, for model replicas elsewhere.
+    func publish(applied: AppliedSlice)
+}
+
+/// The events of one write slice, in the order the processor applied them, for model replicas elsewhere: event
+/// number `firstSequence` (the engine's ``RecommendationEngine/eventCount`` after learning it) is the first.
+public struct AppliedSlice: Sendable {
+    public var firstSequence: UInt64
+    public var events: [Event]
+
+    public init(firstSequence: UInt64, events: [Event]) {
+        self.firstSequence = firstSequence
+        self.events = events
+    }
+
+    /// The sequence number of the last event.
+    public var lastSequence: UInt64 { self.firstSequence + UInt64(self.events.count) - 1 }
+
+    private static let formatVersion: UInt8 = 1
+
+    /// The binary form: a format version, the first sequence number, and each event's binary form.
+    public func encoded() -> [UInt8] {
+        var w = BinaryWriter(capacity: 16 + self.events.count * 96)
+        w.write(Self.formatVersion)
+        w.write(self.firstSequence)
+        w.writeVarint(UInt64(self.events.count))
+        for event in self.events { w.write(lengthPrefixed: event.encoded()) }
+        return w.bytes
+    }
+
+    /// Reads what ``encoded()`` wrote.
+    public init(decoding bytes: [UInt8]) throws(BinaryFormatError) {
+        let result = bytes.withUnsafeBytes { raw in
+            Result { () throws(BinaryFormatError) -> AppliedSlice in
+                var r = BinaryReader(raw)
+                guard try r.readUInt8() == Self.formatVersion else { throw .malformed }
+                let first = try r.readUInt64()
+                let count = try r.readVarint()
+                guard first > 0, count > 0, count <= UInt64(r.remaining) else { throw .malformed }
+                var events: [Event] = []
+                events.reserveCapacity(Int(count))
+                for _ in 0..<count { events.append(try Event(decoding: try r.readBytes())) }
+                guard r.remaining == 0 else { throw .malformed }
+                return AppliedSlice(firstSequence: first, events: events)
+            }
+        }
+        self = try result.get()
+    }
 }

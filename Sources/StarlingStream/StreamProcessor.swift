@@ -81,6 +81,8 @@ public final class StreamProcessor<Log: EventLog>: Service {
     private let freshnessObserver: (@Sendable (Int64) -> Void)?
     private let onApplied: (@Sendable (Event) -> Void)?
     private let publisher: (any ServingStatePublisher)?
+    /// Read-your-writes: told after every write slice which log positions serving can now see.
+    public let acknowledgements: AcknowledgedEvents?
     private let metrics = ProcessorMetrics()
 
     /// Creates a processor.
@@ -97,6 +99,7 @@ public final class StreamProcessor<Log: EventLog>: Service {
     ///     moves (used to bust cached lists).
     ///   - publisher: Receives the changed users after each write slice and every catalogue change, for serving
     ///     processes elsewhere.
+    ///   - acknowledgements: Advanced after each write slice to the log positions whose events serving now sees.
     public init(
         log: Log,
         profiles: MemoryProfileStore,
@@ -107,8 +110,10 @@ public final class StreamProcessor<Log: EventLog>: Service {
         logger: Logger,
         freshnessObserver: (@Sendable (Int64) -> Void)? = nil,
         onApplied: (@Sendable (Event) -> Void)? = nil,
-        publisher: (any ServingStatePublisher)? = nil
+        publisher: (any ServingStatePublisher)? = nil,
+        acknowledgements: AcknowledgedEvents? = nil
     ) {
+        self.acknowledgements = acknowledgements
         self.onApplied = onApplied
         self.publisher = publisher
         self.catalog = catalog
@@ -164,6 +169,7 @@ public final class StreamProcessor<Log: EventLog>: Service {
             $0.recoveryTarget = target
         }
         self.checkRecovered(positions)
+        self.acknowledgements?.advance(to: positions)
         self.logger.info(
             "Stream processor started",
             metadata: ["starling.processor.lag": "\(self.lag())", "starling.processor.profiles": "\(self.profiles.count)"]
@@ -252,8 +258,10 @@ public final class StreamProcessor<Log: EventLog>: Service {
         var skipped = 0
         var events: [Event] = []
         events.reserveCapacity(records.count)
-        for record in records {
-            positions[record.topicPartition] = record.offset + 1
+        // The index of the record each event came from, so that positions can advance slice by slice.
+        var sources: [Int] = []
+        sources.reserveCapacity(records.count)
+        for (index, record) in records.enumerated() {
             if record.topicPartition.topic == CatalogService<Log>.topic {
                 if let change = try? CatalogChange(decoding: record.payload) {
                     self.catalog.apply(change)
@@ -279,24 +287,38 @@ public final class StreamProcessor<Log: EventLog>: Service {
                 continue
             }
             events.append(event)
+            sources.append(index)
             applied += 1
         }
         // The engine learns first and the profile version moves after, so a reader that sees version V also sees
-        // every model update of the events up to V.
+        // every model update of the events up to V. Positions advance after both, slice by slice, so a request
+        // waiting for its user's acknowledged events (read-your-writes) resumes as soon as their slice is visible.
+        var visible = positions
+        var nextRecord = 0
         var start = 0
         while start < events.count {
             let end = min(events.count, start + self.configuration.writeSlice)
-            self.engine.write { engine in
+            let firstSequence = self.engine.write { engine in
+                let first = engine.eventCount + 1
                 for event in events[start..<end] { engine.learn(event) }
+                return first
             }
+            self.publisher?.publish(applied: AppliedSlice(firstSequence: firstSequence, events: Array(events[start..<end])))
             for event in events[start..<end] {
-                // After the models learned it and before the profile version moves (cache busting relies on it).
+                // After the models learned it and before the profile version moves.
                 self.onApplied?(event)
                 self.profiles.modify(event.user) { $0.apply(event) }
             }
-            if let publisher = self.publisher { self.publish(events[start..<end], to: publisher) }
+            while nextRecord <= sources[end - 1] {
+                visible[records[nextRecord].topicPartition] = records[nextRecord].offset + 1
+                nextRecord += 1
+            }
+            if let publisher = self.publisher { self.publish(events[start..<end], positions: visible, to: publisher) }
+            self.acknowledgements?.advance(to: visible)
             start = end
         }
+        for record in records { positions[record.topicPartition] = record.offset + 1 }
+        self.acknowledgements?.advance(to: positions)
         self.trending.publish(self.engine.read { $0.trendingSnapshot() })
         let now = WallClock.nanoseconds()
         for record in records {
@@ -314,8 +336,13 @@ public final class StreamProcessor<Log: EventLog>: Service {
         self.metrics.lag.record(self.lag())
     }
 
-    /// Hands the users and sessions of one slice, as they are now, to the publisher.
-    private func publish(_ events: ArraySlice<Event>, to publisher: any ServingStatePublisher) {
+    /// Hands the users and sessions of one slice, as they are now, to the publisher; each user with the positions
+    /// of the partitions their events live in, as far as serving sees them (`positions`).
+    private func publish(
+        _ events: ArraySlice<Event>,
+        positions: [TopicPartition: Int64],
+        to publisher: any ServingStatePublisher
+    ) {
         var users: [String] = []
         var seen = Set<String>()
         for event in events where seen.insert(event.user).inserted { users.append(event.user) }
@@ -330,16 +357,37 @@ public final class StreamProcessor<Log: EventLog>: Service {
                 sessions.map { session in engine.sessionItems(session).map { engine.itemKeys[Int($0)] } }
             )
         }
+        var partitionCounts: [String: Int] = [:]
+        for partition in positions.keys {
+            partitionCounts[partition.topic] = max(partitionCounts[partition.topic] ?? 0, partition.partition + 1)
+        }
         var published: [PublishedUser] = []
         published.reserveCapacity(users.count)
         for (user, model) in zip(users, models) {
             guard let profile = self.profiles.profile(for: user) else { continue }
-            published.append(PublishedUser(profile: profile, model: model ?? .init()))
+            published.append(
+                PublishedUser(profile: profile, model: model ?? .init(), applied: Self.partitions(of: user, in: positions, counts: partitionCounts))
+            )
         }
         publisher.publish(users: published)
         if !sessions.isEmpty {
             publisher.publish(sessions: zip(sessions, sessionItems).map { PublishedSession(id: $0, items: $1) })
         }
+    }
+
+    /// The entries of `positions` for the partitions that hold `user`'s records (the log partitions by a stable
+    /// hash of the user id), given each topic's partition count.
+    static func partitions(
+        of user: String,
+        in positions: [TopicPartition: Int64],
+        counts: [String: Int]
+    ) -> [TopicPartition: Int64] {
+        var result: [TopicPartition: Int64] = [:]
+        for (topic, count) in counts {
+            let partition = TopicPartition(topic: topic, partition: StableHash.partition(for: user, count: count))
+            if let next = positions[partition] { result[partition] = next }
+        }
+        return result
     }
 
     private func checkRecovered(_ positions: [TopicPartition: Int64]) {

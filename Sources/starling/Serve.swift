@@ -143,9 +143,18 @@ struct Serve: AsyncParsableCommand {
 
     @Option(
         name: .customLong("bust-on"),
-        help: ArgumentHelp("Event types that bust a user's cached lists.", valueName: "type,type,…")
+        help: ArgumentHelp(
+            "Events that make a user's cached lists invalid. all (the default): any event, so the next list always reflects it. A list of types (an opt-in for cheaper reads): lists are reused across other events, without the items the user touched since.",
+            valueName: "all|type,type,…"
+        )
     )
-    var bustOn = "like,dislike,purchase,add_to_cart"
+    var bustOn = "all"
+
+    @Option(
+        name: .customLong("read-your-writes-ms"),
+        help: "Longest a request waits for the user's acknowledged events to be applied before serving what is visible (the response then says \"fresh\": false)."
+    )
+    var readYourWritesMilliseconds = 10
 
     @Option(name: .customLong("dedup-hours"), help: "How long event ids are remembered for de-duplication, in hours.")
     var deduplicationHours = 24
@@ -189,6 +198,9 @@ struct Serve: AsyncParsableCommand {
             }
         } else if self.role != .all {
             throw ValidationError("--role \(self.role.rawValue) needs --redis: that is where its processes share state")
+        }
+        guard self.readYourWritesMilliseconds >= 0, self.readYourWritesMilliseconds <= 60_000 else {
+            throw ValidationError("--read-your-writes-ms must be from 0 to 60000")
         }
         guard self.snapshotSeconds >= 1 else { throw ValidationError("--snapshot-seconds must be positive") }
         guard self.precomputePerSecond >= 0 else { throw ValidationError("--precompute-per-second must not be negative") }
@@ -247,8 +259,8 @@ struct Serve: AsyncParsableCommand {
         }
     }
 
-    private var significantEvents: Set<String> {
-        Set(self.bustOn.split(separator: ",").map { String($0) })
+    private var invalidation: CacheInvalidation {
+        CacheInvalidation(option: self.bustOn)
     }
 
     /// The model settings in the order they apply: the trending half-life option, then every `--model`.
@@ -259,7 +271,7 @@ struct Serve: AsyncParsableCommand {
     /// The settings all processes sharing one Redis must agree on, as text: the model settings in the order they
     /// apply, and the event types that invalidate cached lists.
     private var sharedSettings: String {
-        "--model \(self.modelSettingList.joined(separator: " ")) --bust-on \(self.significantEvents.sorted().joined(separator: ","))"
+        "--model \(self.modelSettingList.joined(separator: " ")) --bust-on \(self.invalidation.description)"
     }
 
     private var httpConfiguration: ApplicationConfiguration {
@@ -295,15 +307,16 @@ struct Serve: AsyncParsableCommand {
                 catalog: catalog,
                 defaultRules: try self.rules(),
                 defaultCategoryCap: self.categoryCap,
-                shared: self.cacheTTLSeconds > 0
-                    ? SharedServing(
-                        store: store,
-                        timeToLive: .seconds(self.cacheTTLSeconds),
-                        significantEvents: self.significantEvents,
-                        usersFromStore: true
-                    ) : nil
+                // Users' state always comes from Redis; lists are shared only while caching is on.
+                shared: SharedServing(
+                    store: store,
+                    timeToLive: .seconds(self.cacheTTLSeconds),
+                    invalidation: self.invalidation,
+                    usersFromStore: true
+                ),
+                readYourWrites: .init(timeout: .milliseconds(self.readYourWritesMilliseconds))
             ),
-            readiness: { (follower.hasSnapshot, follower.hasSnapshot, 0) },
+            readiness: { (follower.isReady, follower.hasSnapshot, 0) },
             metricsText: { MetricsHelp.annotate(registry.emitToString()) },
             maxBodyBytes: self.maxBodyMegabytes * 1_024 * 1_024,
             models: ModelsController(
@@ -368,7 +381,7 @@ struct Serve: AsyncParsableCommand {
                 configuration: .init(
                     capacity: self.cacheCapacity,
                     timeToLive: .seconds(self.cacheTTLSeconds),
-                    significantEvents: self.significantEvents,
+                    invalidation: self.invalidation,
                     render: Responses.renderItems
                 )
             ) : nil
@@ -378,13 +391,14 @@ struct Serve: AsyncParsableCommand {
                 ? SharedServing(
                     store: store,
                     timeToLive: .seconds(self.cacheTTLSeconds),
-                    significantEvents: self.significantEvents,
+                    invalidation: self.invalidation,
                     usersFromStore: false
                 ) : nil
         }
         let activeUsers =
             self.precomputePerSecond > 0 && (cache != nil || shared != nil) ? ActiveUsers() : nil
         let deduplication = DeduplicationIndex(retention: .seconds(self.deduplicationHours * 3_600))
+        let acknowledgements = AcknowledgedEvents()
         let processor = StreamProcessor(
             log: log,
             profiles: profiles,
@@ -396,11 +410,9 @@ struct Serve: AsyncParsableCommand {
                 engine: try self.engineConfiguration()
             ),
             logger: logger,
-            onApplied: { event in
-                cache?.observe(event)
-                activeUsers?.note(event)
-            },
-            publisher: store
+            onApplied: { event in activeUsers?.note(event) },
+            publisher: store,
+            acknowledgements: acknowledgements
         )
         let retrainer = ModelRetrainer(
             log: log,
@@ -427,7 +439,11 @@ struct Serve: AsyncParsableCommand {
             defaultCategoryCap: self.categoryCap,
             cache: cache,
             shared: shared,
-            meter: meter
+            meter: meter,
+            readYourWrites: .init(
+                acknowledgements: acknowledgements,
+                timeout: .milliseconds(self.readYourWritesMilliseconds)
+            )
         )
         // Services stop in reverse order: the publisher after the processor (it writes what the processor's last
         // batch changed), the log last.
@@ -441,6 +457,7 @@ struct Serve: AsyncParsableCommand {
                     engine: processor.engine,
                     catalog: catalog,
                     catalogChangeID: { store.lastCatalogChangeID },
+                    appliedStreamID: { store.lastAppliedID },
                     configuration: .init(interval: .seconds(self.snapshotSeconds), settings: self.sharedSettings),
                     logger: logger
                 )
@@ -458,7 +475,12 @@ struct Serve: AsyncParsableCommand {
             )
         }
         let components = APIComponents(
-            ingest: IngestService(log: log, deduplication: deduplication, decoder: IngestBatchDecoder(validator: validator)),
+            ingest: IngestService(
+                log: log,
+                deduplication: deduplication,
+                decoder: IngestBatchDecoder(validator: validator),
+                acknowledgements: [acknowledgements] + (store.map { [$0] } ?? [])
+            ),
             recommendations: self.role == .all ? recommendations : nil,
             readiness: { (processor.isReady, processor.isRecovered, processor.lag()) },
             metricsText: { MetricsHelp.annotate(registry.emitToString()) },

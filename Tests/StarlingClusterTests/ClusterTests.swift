@@ -53,13 +53,16 @@ private final class Deployment: Sendable {
     }
 
     /// An API process's service: users' state from Redis, lists cached there.
-    func apiService(timeToLive: Duration = .seconds(600)) -> RecommendationService<MemoryProfileStore> {
+    func apiService(
+        timeToLive: Duration = .seconds(600),
+        invalidation: CacheInvalidation = .everyEvent
+    ) -> RecommendationService<MemoryProfileStore> {
         RecommendationService(
             profiles: MemoryProfileStore(),
             trending: SnapshotPublisher(.empty),
             engine: self.apiEngine,
             catalog: self.apiCatalog,
-            shared: SharedServing(store: self.store, timeToLive: timeToLive, significantEvents: self.significant, usersFromStore: true)
+            shared: SharedServing(store: self.store, timeToLive: timeToLive, invalidation: invalidation, usersFromStore: true)
         )
     }
 
@@ -195,20 +198,38 @@ struct ClusterTests {
         }
     }
 
-    @Test func aCachedListIsServedUntilASignificantEventAndNeverAfter() async throws {
+    @Test func aSharedListIsServedOnlyForTheProfileVersionItWasComputedFrom() async throws {
         let redis = try await RedisServerProcess.started()
         try await Deployment(redis: redis).run { d in
             try await d.seedAndSnapshot()
             let api = d.apiService()
             let first = try await api.recommendations(for: "me", count: 3)
             let top = try #require(items(first).first)
+            #expect(try await d.apiService().recommendations(for: "me", count: 3) == first, "a hit in another process")
 
-            // A view is not significant: the cached list, still holding the viewed item, is served as it was.
+            // Any event makes it invalid: the next list reflects the view.
+            d.apply([Event(type: .view, user: "me", item: top, timestamp: .seconds(5_000))])
+            try await d.drained()
+            let next = try await api.recommendations(for: "me", count: 3)
+            #expect(next.profileVersion == 2)
+            #expect(!items(next).contains(top))
+        }
+    }
+
+    @Test func withReuseOptedInACachedListIsServedWithoutSeenItemsUntilASignificantEvent() async throws {
+        let redis = try await RedisServerProcess.started()
+        try await Deployment(redis: redis).run { d in
+            try await d.seedAndSnapshot()
+            let api = d.apiService(invalidation: .eventTypes(d.significant))
+            let first = try await api.recommendations(for: "me", count: 3)
+            let top = try #require(items(first).first)
+
+            // A view is not significant: the cached list is reused, without the item just viewed.
             d.apply([Event(type: .view, user: "me", item: top, timestamp: .seconds(5_000))])
             try await d.drained()
             let cached = try await api.recommendations(for: "me", count: 3)
-            #expect(items(cached) == items(first))
-            #expect(cached.profileVersion == 1)
+            #expect(items(cached) == Array(items(first).dropFirst()))
+            #expect(cached.profileVersion == 2)
 
             // A like makes every list cached before it invalid, in every process.
             d.apply([Event(type: .like, user: "me", item: top, timestamp: .seconds(5_001))])
@@ -217,7 +238,8 @@ struct ClusterTests {
             #expect(fresh.profileVersion == 3)
             #expect(!items(fresh).contains(top))
             // A second API process sees the same.
-            #expect(items(try await d.apiService().recommendations(for: "me", count: 3)) == items(fresh))
+            let other = d.apiService(invalidation: .eventTypes(d.significant))
+            #expect(items(try await other.recommendations(for: "me", count: 3)) == items(fresh))
         }
     }
 
@@ -231,20 +253,26 @@ struct ClusterTests {
                 trending: SnapshotPublisher(.empty),
                 engine: d.engine,
                 catalog: d.catalog,
-                shared: SharedServing(store: d.store, timeToLive: .seconds(600), significantEvents: d.significant, usersFromStore: false)
+                shared: SharedServing(
+                    store: d.store,
+                    timeToLive: .seconds(600),
+                    invalidation: .eventTypes(d.significant),
+                    usersFromStore: false
+                )
             )
             let stored = try await owner.recommendations(for: "me", count: 3)
-            // A view (not significant) moves the profile, not the list's validity: the API process serves the
-            // owner's list as it was stored, profile version included.
+            // With reuse opted into, a view (not significant) moves the profile, not the list's validity: the API
+            // process serves the owner's list as it was stored, at the current profile version.
             d.apply([Event(type: .view, user: "me", item: "zz", timestamp: .seconds(6_000))])
             try await d.drained()
-            let served = try await d.apiService().recommendations(for: "me", count: 3)
-            #expect(served == stored)
-            #expect(served.profileVersion == 1)
+            let api = d.apiService(invalidation: .eventTypes(d.significant))
+            let served = try await api.recommendations(for: "me", count: 3)
+            #expect(served.items == stored.items)
+            #expect(served.profileVersion == 2)
             // A like invalidates it for both.
             d.apply([Event(type: .like, user: "me", item: items(stored)[0], timestamp: .seconds(6_001))])
             try await d.drained()
-            #expect(!items(try await d.apiService().recommendations(for: "me", count: 3)).contains(items(stored)[0]))
+            #expect(!items(try await api.recommendations(for: "me", count: 3)).contains(items(stored)[0]))
             #expect(!items(try await owner.recommendations(for: "me", count: 3)).contains(items(stored)[0]))
         }
     }

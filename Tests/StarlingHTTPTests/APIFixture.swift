@@ -21,6 +21,10 @@ struct APIFixture {
     var forceRecovering = false
     /// Caches recommendation lists for this long (no cache when `nil`).
     var cacheTTL: Duration? = nil
+    /// Which events invalidate cached lists.
+    var invalidation = CacheInvalidation.everyEvent
+    /// The longest a request waits for the user's acknowledged events.
+    var readYourWritesTimeout = Duration.seconds(5)
 
     func run(
         _ mode: TestingSetup = .router,
@@ -32,11 +36,11 @@ struct APIFixture {
         var topics = Dictionary(uniqueKeysWithValues: EventSchema().topics.map { ($0, 2) })
         topics[CatalogService<SegmentedEventLog>.topic] = 2
         let catalog = ItemCatalog()
+        let invalidation = self.invalidation
         let cache = self.cacheTTL.map {
-            RecommendationCache(configuration: .init(timeToLive: $0, render: Responses.renderItems))
+            RecommendationCache(configuration: .init(timeToLive: $0, invalidation: invalidation, render: Responses.renderItems))
         }
-        var onApplied: (@Sendable (Event) -> Void)? = nil
-        if let cache { onApplied = { event in cache.observe(event) } }
+        let acknowledgements = AcknowledgedEvents()
         let log = try SegmentedEventLog.open(
             configuration: .init(directory: directory, topics: topics, maxPendingBytes: self.maxPendingBytes),
             logger: logger
@@ -50,7 +54,7 @@ struct APIFixture {
             checkpoints: MemoryCheckpointStore(),
             catalog: catalog,
             logger: logger,
-            onApplied: onApplied
+            acknowledgements: acknowledgements
         )
         let forceRecovering = self.forceRecovering
         let retrainer = ModelRetrainer(
@@ -63,14 +67,16 @@ struct APIFixture {
             ingest: IngestService(
                 log: log,
                 deduplication: dedup,
-                decoder: IngestBatchDecoder(maxEvents: self.maxEvents)
+                decoder: IngestBatchDecoder(maxEvents: self.maxEvents),
+                acknowledgements: [acknowledgements]
             ),
             recommendations: RecommendationService(
                 profiles: profiles,
                 trending: processor.trending,
                 engine: processor.engine,
                 catalog: catalog,
-                cache: cache
+                cache: cache,
+                readYourWrites: .init(acknowledgements: acknowledgements, timeout: self.readYourWritesTimeout)
             ),
             readiness: {
                 forceRecovering ? (false, false, 0) : (processor.isReady, processor.isRecovered, processor.lag())

@@ -42,6 +42,11 @@ public enum JSONValue: Hashable, Sendable {
     }
 
     /// The exact integer, if this is a number written as an integer that fits `Int`.
+    public var bool: Bool? {
+        if case .bool(let b) = self { return b }
+        return nil
+    }
+
     public var int: Int? {
         if case .number(_, let integer?) = self { return Int(exactly: integer) }
         return nil

@@ -69,9 +69,15 @@ public struct RecommendationController<Profiles: ProfileStore>: Sendable {
         Responses.write(result, into: &writer)
         writer.field("profile_version", result.profileVersion)
         writer.field("model_version", result.modelVersion)
+        writer.field("fresh", result.fresh)
         writer.endObject()
-        return Responses.json(writer)
+        // A list that may miss the user's latest acknowledged events says so in a header too, for proxies and logs.
+        return Responses.json(writer, headers: result.fresh ? [:] : [Self.freshnessHeader: "stale"])
     }
+
+    /// `Starling-Freshness: stale` on a list served after the wait for the user's acknowledged events passed its
+    /// bound.
+    static var freshnessHeader: HTTPField.Name { HTTPField.Name("Starling-Freshness")! }
 
     func profile(_ request: Request, context: some RequestContext) async throws -> Response {
         let user: String

@@ -1,13 +1,13 @@
 import Metrics
 public import StarlingCore
 
-/// Recommendation lists cached per user in process memory, with a time to live, bounded size and immediate
-/// busting on significant events.
+/// Recommendation lists cached per user in process memory, with a time to live and bounded size.
 ///
 /// Correctness rules:
-/// - A significant event (like, dislike, purchase, add_to_cart by default) *busts* the user's lists before the
-///   user's profile version moves, and bumps the user's epoch. A list computed under an older epoch is never
-///   stored and never served, so a request racing with the event cannot put a stale list back.
+/// - A list is stored with the user's epoch (``CacheInvalidation``: by default the profile version it was computed
+///   from) and the model version, and served only while both are unchanged: the next list after any action of the
+///   user reflects it, with nothing to bust. The caller reads the epoch *before* computing, and the processor moves
+///   a profile version only after the models learned the event, so a stored list never claims less than it has.
 /// - Items that became unrecommendable (unavailable, expired, deleted) since a list was cached are checked on
 ///   every hit; a hit that lost any item is treated as a miss.
 ///
@@ -19,8 +19,10 @@ public final class RecommendationCache: Sendable {
         public var capacity: Int
         /// How long a list stays valid. Defaults to 60 seconds.
         public var timeToLive: Duration
-        /// Event types that bust a user's lists.
-        public var significantEvents: Set<String>
+        /// Which events invalidate a user's lists. Defaults to every event.
+        public var invalidation: CacheInvalidation
+        /// Most lists (request shapes) kept per user; the least recently used is dropped beyond. Defaults to 8.
+        public var listsPerUser: Int
         /// Renders a list's items once when it is stored, for the serving layer to send as they are on every hit
         /// (a hit then costs no per-item work). `nil`: hits are rendered by their caller.
         public var render: (@Sendable ([Recommendation]) -> [UInt8])?
@@ -28,13 +30,16 @@ public final class RecommendationCache: Sendable {
         public init(
             capacity: Int = 100_000,
             timeToLive: Duration = .seconds(60),
-            significantEvents: Set<String> = ["like", "dislike", "purchase", "add_to_cart"],
+            invalidation: CacheInvalidation = .everyEvent,
+            listsPerUser: Int = 8,
             render: (@Sendable ([Recommendation]) -> [UInt8])? = nil
         ) {
             precondition(capacity > 0, "capacity must be positive")
+            precondition(listsPerUser > 0, "listsPerUser must be positive")
             self.capacity = capacity
             self.timeToLive = timeToLive
-            self.significantEvents = significantEvents
+            self.invalidation = invalidation
+            self.listsPerUser = listsPerUser
             self.render = render
         }
     }
@@ -42,6 +47,8 @@ public final class RecommendationCache: Sendable {
     /// A cached list.
     public struct Entry: Sendable {
         public var items: [Recommendation]
+        /// The user's epoch when the list was computed.
+        public var epoch: UInt64
         public var profileVersion: UInt64
         public var modelVersion: UInt64
         /// The catalogue version the items were checked against.
@@ -51,10 +58,10 @@ public final class RecommendationCache: Sendable {
         /// The items as ``Configuration/render`` wrote them.
         public var rendered: [UInt8]?
         fileprivate var expires: ContinuousClock.Instant
+        fileprivate var lastUsed: UInt64
     }
 
     private struct UserLists: Sendable {
-        var epoch: UInt64 = 0
         var lists: [String: Entry] = [:]
         var lastUsed: UInt64 = 0
     }
@@ -69,7 +76,6 @@ public final class RecommendationCache: Sendable {
     private let perShardCapacity: Int
     private let hits = Counter(label: "starling_cache_requests_total", dimensions: [("layer", "process"), ("result", "hit")])
     private let misses = Counter(label: "starling_cache_requests_total", dimensions: [("layer", "process"), ("result", "miss")])
-    private let busts = Counter(label: "starling_cache_busts_total")
 
     public init(configuration: Configuration = .init()) {
         self.configuration = configuration
@@ -82,8 +88,8 @@ public final class RecommendationCache: Sendable {
         self.shards[StableHash.partition(for: user, count: self.shards.count)]
     }
 
-    /// A valid cached list for `user` under `key`, if any, and the user's epoch (pass it to
-    /// ``store(_:user:key:epoch:profileVersion:modelVersion:catalogVersion:)`` after a miss).
+    /// A valid cached list for `user` under `key`: computed at the user's current `epoch` and `modelVersion`,
+    /// within its time to live, and with every item still recommendable.
     ///
     /// - Parameters:
     ///   - catalogVersion: The catalogue's current version; entries checked at an older one are re-checked.
@@ -91,36 +97,38 @@ public final class RecommendationCache: Sendable {
     public func lookup(
         user: String,
         key: String,
+        epoch: UInt64,
+        modelVersion: UInt64,
         catalogVersion: UInt64,
         at time: EventTime,
         isRecommendable: (String) -> Bool
-    ) -> (entry: Entry?, epoch: UInt64) {
+    ) -> Entry? {
         let now = ContinuousClock.now
-        let (entry, epoch) = self.shard(user).withLock { shard -> (Entry?, UInt64) in
+        let entry = self.shard(user).withLock { shard -> Entry? in
             // One hash of the user for the look-up and the recency update.
-            guard let index = shard.users.index(forKey: user) else { return (nil, 0) }
-            let epoch = shard.users.values[index].epoch
-            guard let entry = shard.users.values[index].lists[key] else { return (nil, epoch) }
-            guard entry.expires > now else {
+            guard let index = shard.users.index(forKey: user) else { return nil }
+            guard let entry = shard.users.values[index].lists[key] else { return nil }
+            guard entry.expires > now, entry.epoch == epoch, entry.modelVersion == modelVersion else {
                 shard.users.values[index].lists[key] = nil
-                return (nil, epoch)
+                return nil
             }
             shard.tick &+= 1
             shard.users.values[index].lastUsed = shard.tick
-            return (entry, epoch)
+            shard.users.values[index].lists[key]?.lastUsed = shard.tick
+            return entry
         }
         guard let entry,
             (entry.catalogVersion == catalogVersion && (entry.earliestExpiry.map { time < $0 } ?? true))
                 || entry.items.allSatisfy({ isRecommendable($0.item) })
         else {
             self.misses.increment()
-            return (nil, epoch)
+            return nil
         }
         self.hits.increment()
-        return (entry, epoch)
+        return entry
     }
 
-    /// Stores a list computed while the user's epoch was `epoch`; ignored if a bust happened since.
+    /// Stores a list computed at the user's `epoch` (read before computing).
     public func store(
         _ items: [Recommendation],
         user: String,
@@ -131,19 +139,27 @@ public final class RecommendationCache: Sendable {
         catalogVersion: UInt64,
         earliestExpiry: EventTime?
     ) {
-        let entry = Entry(
+        var entry = Entry(
             items: items,
+            epoch: epoch,
             profileVersion: profileVersion,
             modelVersion: modelVersion,
             catalogVersion: catalogVersion,
             earliestExpiry: earliestExpiry,
             rendered: self.configuration.render?(items),
-            expires: ContinuousClock.now.advanced(by: self.configuration.timeToLive)
+            expires: ContinuousClock.now.advanced(by: self.configuration.timeToLive),
+            lastUsed: 0
         )
+        let listsPerUser = self.configuration.listsPerUser
         self.shard(user).withLock { shard in
-            var lists = shard.users[user] ?? UserLists()
-            guard lists.epoch == epoch else { return }
             shard.tick &+= 1
+            entry.lastUsed = shard.tick
+            var lists = shard.users.removeValue(forKey: user) ?? UserLists()
+            // Lists of an older epoch can never be served again.
+            lists.lists = lists.lists.filter { $0.value.epoch == epoch && $0.key != key }
+            if lists.lists.count >= listsPerUser, let oldest = lists.lists.min(by: { $0.value.lastUsed < $1.value.lastUsed }) {
+                lists.lists[oldest.key] = nil
+            }
             lists.lists[key] = entry
             lists.lastUsed = shard.tick
             shard.users[user] = lists
@@ -154,22 +170,6 @@ public final class RecommendationCache: Sendable {
     private static func evict(_ shard: inout Shard, keep: Int) {
         let cutoff = shard.users.values.map(\.lastUsed).sorted(by: >)[min(keep, shard.users.count - 1)]
         shard.users = shard.users.filter { $0.value.lastUsed > cutoff }
-    }
-
-    /// Drops every list of `user` and bumps their epoch.
-    public func bust(user: String) {
-        self.shard(user).withLock { shard in
-            var lists = shard.users[user] ?? UserLists()
-            lists.epoch &+= 1
-            lists.lists = [:]
-            shard.users[user] = lists
-        }
-        self.busts.increment()
-    }
-
-    /// Busts the user's lists when `event` is significant.
-    public func observe(_ event: Event) {
-        if self.configuration.significantEvents.contains(event.type.name) { self.bust(user: event.user) }
     }
 
     /// Cached users.

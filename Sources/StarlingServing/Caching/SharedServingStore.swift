@@ -81,17 +81,26 @@ public struct SharedLookup: Sendable {
     public var user: PublishedUser?
     /// The cached list under the requested key, when present.
     public var list: SharedList?
+    /// The positions (next offset) of the user's acknowledged events, as ingest recorded them, when the user's
+    /// state was asked for.
+    public var acknowledged: [TopicPartition: Int64]
 
-    public init(user: PublishedUser?, list: SharedList?) {
+    public init(user: PublishedUser?, list: SharedList?, acknowledged: [TopicPartition: Int64] = [:]) {
         self.user = user
         self.list = list
+        self.acknowledged = acknowledged
+    }
+
+    /// Whether the published state reflects every acknowledged event of the user.
+    public var isCurrent: Bool {
+        AcknowledgedEvents.covers(self.user?.applied ?? [:], self.acknowledged)
     }
 }
 
 /// Where serving processes share cached lists and read users' published state (Redis in production).
 public protocol SharedServingStore: Sendable {
     /// In one round trip: the list cached for `user` under `key` and, when `includeUser`, the user's published
-    /// state.
+    /// state and the positions of their acknowledged events.
     func lookup(user: String, key: String, includeUser: Bool) async throws -> SharedLookup
     /// Stores a list for `user` under `key`, to be dropped after `timeToLive`.
     func store(_ list: SharedList, user: String, key: String, timeToLive: Duration) async throws
@@ -118,8 +127,8 @@ public struct SharedServing: Sendable {
     public var store: any SharedServingStore
     /// How long a shared list stays valid.
     public var timeToLive: Duration
-    /// Event types whose arrival makes a user's cached lists invalid (must be the same in every process).
-    public var significantEvents: Set<String>
+    /// Which events make a user's cached lists invalid (must be the same in every process).
+    public var invalidation: CacheInvalidation
     /// Whether users' state comes from the store (API processes without a processor) rather than from this
     /// process's own profiles and engine.
     public var usersFromStore: Bool
@@ -129,16 +138,44 @@ public struct SharedServing: Sendable {
     public init(
         store: any SharedServingStore,
         timeToLive: Duration,
-        significantEvents: Set<String>,
+        invalidation: CacheInvalidation = .everyEvent,
         usersFromStore: Bool,
         recentUsers: RecentUsers = RecentUsers()
     ) {
         self.recentUsers = recentUsers
         self.store = store
         self.timeToLive = timeToLive
-        self.significantEvents = significantEvents
+        self.invalidation = invalidation
         self.usersFromStore = usersFromStore
     }
+}
+
+/// How requests wait for a user's acknowledged events (read-your-writes).
+public struct ReadYourWrites: Sendable {
+    /// This process's acknowledgements, when it ingests and applies events itself; `nil` in API processes (which
+    /// compare the published state with the acknowledgements in the shared store) and where nothing is tracked.
+    public var acknowledgements: AcknowledgedEvents?
+    /// The longest a request waits before serving what is visible and saying so. Defaults to 10 milliseconds.
+    public var timeout: Duration
+    /// How often an API process asks the shared store again while it waits. Defaults to 1 millisecond.
+    public var pollInterval: Duration
+
+    public init(
+        acknowledgements: AcknowledgedEvents? = nil,
+        timeout: Duration = .milliseconds(10),
+        pollInterval: Duration = .milliseconds(1)
+    ) {
+        self.acknowledgements = acknowledgements
+        self.timeout = timeout
+        self.pollInterval = pollInterval
+    }
+}
+
+/// Metrics of read-your-writes, created once.
+struct ReadYourWritesMetrics: Sendable {
+    static let shared = ReadYourWritesMetrics()
+    /// Requests served after the wait for the user's acknowledged events passed its bound.
+    let timeouts = Counter(label: "starling_read_your_writes_timeouts_total")
 }
 
 /// Metrics of the shared layer, created once.

@@ -1,0 +1,150 @@
+public import StarlingCore
+
+/// Read-your-writes within one process: which acknowledged events of each user the processor has not yet made
+/// visible, and a way for a request to wait until it has.
+///
+/// Ingest records, for every user of an acknowledged batch, the log position just past each of the user's records
+/// (``acknowledged(_:at:)``), before the HTTP response is sent. The processor reports the positions it has made
+/// visible (models learned, profile moved) after every write slice (``advance(to:)``). A request for a user's list
+/// first calls ``waitUntilVisible(_:timeout:)``: it returns at once when nothing of the user is outstanding — the
+/// common case, a hash look-up — and otherwise parks until the processor passes the user's marks or the timeout
+/// expires.
+///
+/// Marks are kept per user only until the processor passes them; a sweep at most once a second drops those nobody
+/// asked about, so the table holds about one second of acknowledged users.
+public final class AcknowledgedEvents: AcknowledgementSink {
+    /// Positions (next offset) a user's acknowledged records need the processor to reach.
+    public typealias Marks = [TopicPartition: Int64]
+
+    private struct Waiter {
+        var marks: Marks
+        var continuation: CheckedContinuation<Bool, Never>
+    }
+
+    private struct Visibility {
+        var applied: Marks = [:]
+        var waiters: [UInt64: Waiter] = [:]
+        var nextWaiter: UInt64 = 0
+        var lastSweep = ContinuousClock.now
+    }
+
+    private let shards: [LockedBox<[String: Marks]>]
+    private let visibility = LockedBox(Visibility())
+    private let sleep: @Sendable (Duration) async -> Void
+
+    /// - Parameter sleep: How a wait's timeout elapses (tests may inject a clock); defaults to `Task.sleep`.
+    public init(shardCount: Int = 16, sleep: (@Sendable (Duration) async -> Void)? = nil) {
+        precondition(shardCount > 0, "shardCount must be positive")
+        self.shards = (0..<shardCount).map { _ in LockedBox([:]) }
+        self.sleep = sleep ?? { try? await Task.sleep(for: $0) }
+    }
+
+    private func shard(_ user: String) -> LockedBox<[String: Marks]> {
+        self.shards[StableHash.partition(for: user, count: self.shards.count)]
+    }
+
+    // MARK: - Ingest side
+
+    public func acknowledged(_ appends: [LogAppend], at positions: [LogPosition]) async {
+        self.record(appends, at: positions)
+    }
+
+    /// Records the positions of acknowledged records (synchronously).
+    public func record(_ appends: [LogAppend], at positions: [LogPosition]) {
+        for (append, position) in zip(appends, positions) {
+            let next = position.offset + 1
+            self.shard(append.key).withLock { marks in
+                marks[append.key, default: [:]][position.topicPartition] = max(
+                    next,
+                    marks[append.key]?[position.topicPartition] ?? 0
+                )
+            }
+        }
+    }
+
+    // MARK: - Processor side
+
+    /// The processor has made every record before `positions` visible to serving: resumes the requests waiting
+    /// for them.
+    public func advance(to positions: Marks) {
+        let (ready, sweep) = self.visibility.withLock { state -> ([CheckedContinuation<Bool, Never>], Marks?) in
+            for (partition, next) in positions where next > state.applied[partition] ?? 0 {
+                state.applied[partition] = next
+            }
+            var ready: [CheckedContinuation<Bool, Never>] = []
+            for (id, waiter) in state.waiters where Self.covers(state.applied, waiter.marks) {
+                ready.append(waiter.continuation)
+                state.waiters[id] = nil
+            }
+            let now = ContinuousClock.now
+            guard now - state.lastSweep >= .seconds(1) else { return (ready, nil) }
+            state.lastSweep = now
+            return (ready, state.applied)
+        }
+        for continuation in ready { continuation.resume(returning: true) }
+        if let applied = sweep {
+            for shard in self.shards {
+                shard.withLock { marks in marks = marks.filter { !Self.covers(applied, $0.value) } }
+            }
+        }
+    }
+
+    // MARK: - Serving side
+
+    /// The marks of `user` the processor has not reached yet, or `nil` when everything acknowledged is visible.
+    public func outstanding(_ user: String) -> Marks? {
+        let shard = self.shard(user)
+        guard let marks = shard.withLock({ $0[user] }) else { return nil }
+        let applied = self.visibility.withLock { $0.applied }
+        guard Self.covers(applied, marks) else { return marks }
+        // Drop the user's marks unless newer ones arrived meanwhile.
+        shard.withLock { table in
+            if let current = table[user], Self.covers(applied, current) { table[user] = nil }
+        }
+        return nil
+    }
+
+    /// Waits until every event of `user` acknowledged before the call is visible to serving, for at most `timeout`.
+    ///
+    /// - Returns: whether it is (`false`: the timeout passed first).
+    public func waitUntilVisible(_ user: String, timeout: Duration) async -> Bool {
+        guard let marks = self.outstanding(user) else { return true }
+        guard timeout > .zero else { return false }
+        let id = self.visibility.withLock { state -> UInt64 in
+            state.nextWaiter &+= 1
+            return state.nextWaiter
+        }
+        return await withCheckedContinuation { continuation in
+            let parked = self.visibility.withLock { state -> Bool in
+                guard !Self.covers(state.applied, marks) else { return false }
+                state.waiters[id] = Waiter(marks: marks, continuation: continuation)
+                return true
+            }
+            guard parked else {
+                continuation.resume(returning: true)
+                return
+            }
+            Task {
+                await self.sleep(timeout)
+                let expired = self.visibility.withLock { $0.waiters.removeValue(forKey: id) }
+                expired?.continuation.resume(returning: false)
+            }
+        }
+    }
+
+    /// Users with outstanding marks (for tests and metrics).
+    public var trackedUsers: Int {
+        self.shards.reduce(0) { $0 + $1.withLock { $0.count } }
+    }
+
+    /// Whether `applied` reaches every mark.
+    public static func covers(_ applied: Marks, _ marks: Marks) -> Bool {
+        marks.allSatisfy { applied[$0.key] ?? 0 >= $0.value }
+    }
+}
+
+/// Told about every batch ingest acknowledges, after it is durable and before the client hears of it.
+public protocol AcknowledgementSink: Sendable {
+    /// `appends` landed at `positions` (same order).
+    func acknowledged(_ appends: [LogAppend], at positions: [LogPosition]) async
+}
