@@ -28,6 +28,12 @@ public enum MetricsHelp {
         "starling_read_your_writes_timeouts_total":
             "Requests served after waiting the longest allowed for the user's acknowledged events to be applied (the response says fresh: false).",
         "starling_applied_stream_entries_total": "Entries of the applied-event stream an API process replayed into its model replica.",
+        "starling_applied_stream_gaps_total":
+            "Times an API process found events missing from the applied-event stream (trimmed before it read them); its replica lacks them until the next snapshot.",
+        "starling_redis_acknowledgement_failures_total":
+            "Ingest batches whose acknowledged positions could not be written to Redis (API processes may then serve lists without those events).",
+        "starling_redis_applied_dropped_total":
+            "Applied events dropped from the queue for Redis while it was unreachable (API processes' replicas resynchronise from the next snapshot).",
         "starling_precompute_refreshes_total": "Cached lists of recently active users refreshed in the background.",
         "starling_precompute_queued_users": "Recently active users waiting for their cached lists to be refreshed.",
         "starling_redis_published_total": "Users' serving states written to Redis for API processes.",

@@ -159,4 +159,67 @@ struct RedisDeploymentTests {
         try expectPromtoolAccepts(metrics)
         try expectPromtoolAccepts(try await processor.request("GET", "/metrics").1)
     }
+
+    @Test func aClientThatPostsToTheOwnerAndReadsFromAnAPIProcessAlwaysSeesItsLastEvent() async throws {
+        let redis = try await RedisServerProcess.started()
+        let directory = Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // A debug build on a busy machine can take longer than the default 10 ms to publish a user's state: the
+        // bound is raised so that the test checks the contract, not the machine's speed.
+        let wait = ["--read-your-writes-ms", "5000"]
+        // One snapshot, at start (before any event): item-side state reaches the API process only through the
+        // applied-event stream, which it has replayed before it reports ready.
+        let owner = try StarlingServer(
+            dataDirectory: directory,
+            extraArguments: ["--redis", redis.url, "--snapshot-seconds", "3600"] + wait
+        )
+        try await owner.start()
+        #expect(try await owner.request("POST", "/v1/events", body: Self.seed()).0 == 200)
+        let api = try StarlingServer(
+            dataDirectory: directory + "-api",
+            extraArguments: ["--role", "api", "--redis", redis.url] + wait
+        )
+        try await api.start()
+        #expect(try await owner.request("POST", "/v1/events", body: #"{"events":[{"type":"like","user":"late","item":"heat"}]}"#).0 == 200)
+        try await Self.eventually("a user who appeared after the API process started gets neighbours") {
+            // The replica learns the same events in the same order, but is not bit-identical to the owner's
+            // engine (hash-order tie-breaks and the negative sampler differ per process): both neighbours lead.
+            Set(try await Self.list(api, "late").items.prefix(2)) == ["ronin", "thief"]
+        }
+
+        let load = Task {
+            var batches = 0
+            while !Task.isCancelled {
+                var events: [String] = []
+                for k in 0..<50 { events.append(#"{"type":"view","user":"bg\#((batches * 50 + k) % 700)","item":"p\#(k % 4 + 1)"}"#) }
+                _ = try? await owner.request("POST", "/v1/events", body: "{\"events\":[\(events.joined(separator: ","))]}")
+                batches += 1
+                try? await Task.sleep(for: .milliseconds(5))
+            }
+            return batches
+        }
+        let types = ["view", "click", "like", "dislike", "purchase", "add_to_cart", "share", "rating"]
+        var versions: [String: Int] = [:]
+        var stale = 0
+        for attempt in 0..<1_000 {
+            let user = "c\(attempt % 37)"
+            let type = types[attempt % types.count]
+            let item = "i\((attempt * 7919) % 211)"
+            let event =
+                type == "rating"
+                ? #"{"type":"rating","user":"\#(user)","item":"\#(item)","value":5}"#
+                : #"{"type":"\#(type)","user":"\#(user)","item":"\#(item)"}"#
+            #expect(try await owner.request("POST", "/v1/events", body: "{\"events\":[\(event)]}").0 == 200)
+            versions[user, default: 0] += 1
+            let (status, body) = try await api.json("GET", "/v1/users/\(user)/recommendations?count=20")
+            #expect(status == 200)
+            if body["fresh"] != .bool(true) { stale += 1 }
+            let items = body["items"]?.array?.compactMap { $0["item"]?.string } ?? []
+            #expect(body["profile_version"]?.int == versions[user], "attempt \(attempt): \(type) of \(item) by \(user)")
+            #expect(!items.contains(item), "attempt \(attempt): the \(type)'d item is recommended")
+        }
+        load.cancel()
+        #expect(await load.value > 10, "the background load ran")
+        #expect(stale == 0)
+    }
 }
