@@ -8,6 +8,10 @@ import StarlingStream
 
 /// Ingests synthetic events at a fixed rate through the ingest service, the durable log and the stream processor,
 /// and reports the distribution of freshness: append accepted → effect visible to serving.
+///
+/// Beside that load, `--clients` clients each send one event of their own user and then wait, as a request for the
+/// user's list does, until the processor has applied it (read-your-writes): the time from the acknowledgement to
+/// the end of that wait is what the wait adds to such a request.
 struct FreshnessBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "freshness",
@@ -22,6 +26,8 @@ struct FreshnessBench: AsyncParsableCommand {
     var seconds = 20.0
     @Option(help: "fsync or buffered.")
     var durability = "fsync"
+    @Option(help: "Clients that post one event and then wait for it to be visible (read-your-writes), in a loop.")
+    var clients = 4
     @Option(help: "Directory for the data (removed afterwards).")
     var directory = "/tmp/starling-bench-freshness"
 
@@ -42,6 +48,8 @@ struct FreshnessBench: AsyncParsableCommand {
         let measuring = LockedBox(false)
         samples.withLock { $0.reserveCapacity(Int(Double(self.rate) * self.seconds * 1.2)) }
         let dedup = DeduplicationIndex()
+        let acknowledgements = AcknowledgedEvents()
+        let waits = LockedBox<[Int64]>([])
         let processor = StreamProcessor(
             log: log,
             profiles: MemoryProfileStore(),
@@ -50,9 +58,15 @@ struct FreshnessBench: AsyncParsableCommand {
             logger: logger,
             freshnessObserver: { nanos in
                 if measuring.value { samples.withLock { $0.append(nanos) } }
-            }
+            },
+            acknowledgements: acknowledgements
         )
-        let ingest = IngestService(log: log, deduplication: dedup, decoder: IngestBatchDecoder())
+        let ingest = IngestService(
+            log: log,
+            deduplication: dedup,
+            decoder: IngestBatchDecoder(),
+            acknowledgements: [acknowledgements]
+        )
         var traffic = SyntheticTraffic()
         let requestsPerSecond = Double(self.rate) / Double(self.batch)
         let interval = Duration.nanoseconds(Int64(1e9 / requestsPerSecond))
@@ -69,6 +83,26 @@ struct FreshnessBench: AsyncParsableCommand {
         let start = ContinuousClock.now
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await processor.run() }
+            for client in 0..<self.clients {
+                group.addTask {
+                    var sent: Int64 = 0
+                    while !Task.isCancelled {
+                        sent += 1
+                        let event = Event(
+                            type: .click,
+                            user: "rw-client-\(client)",
+                            item: "item-\(sent % 1_000)",
+                            timestamp: EventTime(milliseconds: 1_700_000_000_000 + sent)
+                        )
+                        guard (try? await ingest.ingest([.success(event)], receivedAt: .now())) != nil else { continue }
+                        let acknowledged = ContinuousClock.now
+                        let visible = await acknowledgements.waitUntilVisible("rw-client-\(client)", timeout: .seconds(10))
+                        let waited = (ContinuousClock.now - acknowledged).wholeNanoseconds
+                        if measuring.value, visible { waits.withLock { $0.append(waited) } }
+                        try? await Task.sleep(for: .milliseconds(1))
+                    }
+                }
+            }
             // Open-loop pacing: request k starts at start + k·interval, whatever earlier requests are doing.
             try await withThrowingTaskGroup(of: Void.self) { senders in
                 for (k, entries) in batches.enumerated() {
@@ -102,6 +136,13 @@ struct FreshnessBench: AsyncParsableCommand {
             "freshness durability=\(self.durability) target_rate=\(self.rate) achieved_rate=\(Int(achieved))"
                 + " samples=\(sorted.count) p50_ms=\(percentile(0.5)) p90_ms=\(percentile(0.9))"
                 + " p99_ms=\(percentile(0.99)) p999_ms=\(percentile(0.999)) max_ms=\(percentile(1.0))"
+        )
+        sorted = waits.withLock { $0 }
+        sorted.sort()
+        print(
+            "read_your_writes_wait clients=\(self.clients) samples=\(sorted.count) p50_ms=\(percentile(0.5))"
+                + " p90_ms=\(percentile(0.9)) p99_ms=\(percentile(0.99)) p999_ms=\(percentile(0.999))"
+                + " max_ms=\(percentile(1.0))"
         )
     }
 }
