@@ -5,8 +5,8 @@ public import StarlingStream
 /// A recommendation list kept where every serving process can read it (the second cache layer).
 public struct SharedList: Hashable, Sendable {
     public var items: [Recommendation]
-    /// The user's count of significant events when the list was computed
-    /// (``UserProfile/count(of:)``): the list is valid only while that count has not moved.
+    /// The user's epoch when the list was computed (``CacheInvalidation``: the profile version by default): the list
+    /// is valid only while it has not moved.
     public var epoch: UInt64
     public var profileVersion: UInt64
     public var modelVersion: UInt64
