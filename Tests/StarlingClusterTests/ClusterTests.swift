@@ -393,8 +393,10 @@ struct ClusterTests {
             #expect(fromSnapshot.profileVersion == 0)
             // Publishing waits for Redis and loses nothing.
             d.apply([Event(type: .like, user: "me", item: "x", timestamp: .seconds(5_000))])
-            try await Task.sleep(for: .milliseconds(200))
-            #expect(!d.store.isDrained)
+            // The writer takes the queue when it starts a write and puts it back when the write fails.
+            let deadline = ContinuousClock.now + .seconds(10)
+            while d.store.isDrained, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+            #expect(!d.store.isDrained, "the state waits in the queue")
             try await redis.start()
             try await d.drained()
             let after = try await api.recommendations(for: "me", count: 3)
