@@ -138,6 +138,69 @@ struct StarlingAPIClientTests {
     }
 }
 
+/// What a replay through the API reports, against a scripted server.
+struct APIRecommenderTests {
+    /// A `200 OK` response with a JSON body and extra header lines.
+    static func ok(_ body: String, headers: String = "") -> String {
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\(headers)Content-Length: \(body.utf8.count)\r\n\r\n\(body)"
+    }
+
+    static let accepted = ok(#"{"accepted":1,"duplicates":0,"rejected":[]}"#)
+
+    @Test func listsBehindTheUsersAcknowledgedEventsAndListsMarkedStaleAreCounted() throws {
+        let server = try ScriptedHTTPServer(responses: [
+            [
+                Self.accepted,
+                Self.ok(#"{"user":"u","items":[{"item":"x","score":1}],"profile_version":1,"model_version":0}"#),
+                Self.accepted,
+                Self.ok(
+                    #"{"user":"u","items":[{"item":"x","score":1}],"profile_version":1,"model_version":0}"#,
+                    headers: "Starling-Stale: true\r\n"
+                ),
+                Self.ok(#"{"user":"v","items":[],"profile_version":0,"model_version":0}"#),
+            ]
+        ])
+        var recommender = try APIRecommender(url: "http://127.0.0.1:\(server.port)")
+        recommender.learn(rating("u", "a", 5, at: 1))
+        #expect(recommender.recommend(user: "u", count: 10, source: .blend).map(\.item) == ["x"])
+        recommender.learn(rating("u", "b", 4, at: 2))
+        _ = recommender.recommend(user: "u", count: 10, source: .blend)  // still at version 1 of 2: behind
+        _ = recommender.recommend(user: "v", count: 10, source: .blend)  // no events posted: not behind
+        server.wait()
+
+        var expected = APIRecommender.Report()
+        expected.eventsPosted = 2
+        expected.listsAsked = 3
+        expected.listsBehind = 1
+        expected.listsMarkedStale = 1
+        expected.listsWithMarker = 1
+        #expect(recommender.report == expected)
+        #expect(
+            server.requestLines == [
+                "POST /v1/events HTTP/1.1", "GET /v1/users/u/recommendations?count=10 HTTP/1.1",
+                "POST /v1/events HTTP/1.1", "GET /v1/users/u/recommendations?count=10 HTTP/1.1",
+                "GET /v1/users/v/recommendations?count=10 HTTP/1.1",
+            ]
+        )
+    }
+
+    @Test func aRejectedEventStopsTheReplayAndIsReportedWithTheServersReason() throws {
+        let server = try ScriptedHTTPServer(responses: [
+            [Self.ok(#"{"accepted":0,"duplicates":0,"rejected":[{"index":0,"error":"value: must be between 1 and 5"}]}"#)]
+        ])
+        var recommender = try APIRecommender(url: "http://127.0.0.1:\(server.port)")
+        recommender.learn(rating("u", "a", 9, at: 1))
+        recommender.learn(rating("u", "b", 4, at: 2))
+        #expect(recommender.recommend(user: "u", count: 10, source: .blend).isEmpty)
+        server.wait()
+
+        #expect(server.requestLines == ["POST /v1/events HTTP/1.1"])
+        #expect(recommender.report.eventsPosted == 0)
+        let failure = try #require(recommender.report.failure)
+        #expect(failure.description.contains("rejected event 'eval-1': value: must be between 1 and 5"))
+    }
+}
+
 /// A loopback TCP server that answers the requests of each accepted connection, in order, with scripted bytes, then
 /// closes that connection; it records each request line.
 final class ScriptedHTTPServer: @unchecked Sendable {
