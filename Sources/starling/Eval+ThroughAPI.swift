@@ -36,6 +36,7 @@ extension Eval {
                 let evaluation = PrequentialEvaluation(configuration: .init(positiveThreshold: self.positiveThreshold))
                 row = evaluation.run(events: events, source: .blend, makeRecommender: { recommender }) { progress in
                     let report = recommender.report
+                    guard report.failure == nil else { return }  // nothing is sent after a failure
                     Self.note(
                         "prequential through the API: \(progress.percent)% (\(progress.processed)/\(progress.total) events, \(Int(progress.eventsPerSecond)) events/s, \(report.listsBehind) of \(report.listsAsked) lists behind)"
                     )
