@@ -176,7 +176,7 @@ let package = Package(
         ),
         .testTarget(
             name: "StarlingIntegrationTests",
-            dependencies: ["StarlingCore", "StarlingTestSupport"]
+            dependencies: ["StarlingCore", "StarlingEvaluation", "StarlingModels", "StarlingTestSupport"]
         ),
         .testTarget(
             name: "StarlingClusterTests",

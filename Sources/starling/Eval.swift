@@ -15,7 +15,8 @@ struct Eval: ParsableCommand {
             each test user's top 20 against their positive ratings in the last 20% (HR@10, NDCG@10, Recall@20, \
             Coverage@10). The column n is how many queries the means are over: positive ratings (prequential) or \
             test users (temporal). Each source is evaluated on a fresh recommender per protocol; for meaningful \
-            events/s, build with -c release.
+            events/s, build with -c release. With --through-api or --url the same protocols drive a server through \
+            its public HTTP API (see those options).
             """
     )
 
@@ -61,6 +62,9 @@ struct Eval: ParsableCommand {
     @Option(name: .customLong("limit"), help: ArgumentHelp("Use only the first N events by time.", valueName: "N"))
     var limit: Int?
 
+    @OptionGroup(title: "Through the API")
+    var api: ThroughAPIOptions
+
     func validate() throws {
         guard ["prequential", "temporal", "both"].contains(self.evaluationProtocol) else {
             throw ValidationError(
@@ -75,6 +79,7 @@ struct Eval: ParsableCommand {
         guard self.positiveThreshold.isFinite else { throw ValidationError("--positive-threshold must be a number") }
         if let limit = self.limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
         _ = try self.engineConfiguration()
+        try self.validateThroughAPI()
     }
 
     func run() throws {
@@ -95,6 +100,7 @@ struct Eval: ParsableCommand {
         Self.note(
             "read \(events.count) events (\(users) users, \(items) items) from \(self.path) in \(Self.seconds(clock.now - started))"
         )
+        if self.api.isEnabled { return try self.runThroughAPI(events: events) }
 
         var names: [String] = []
         for name in self.sources.isEmpty ? Self.registeredNames : self.sources where !names.contains(name) {
