@@ -145,13 +145,14 @@ public struct RecommendationService<Profiles: ProfileStore>: Sendable {
         // The catalogue version, epoch and model version are read before computing: a list stored with them never
         // reflects less than they say, and a catalogue change makes it re-checked on its next hit.
         let catalogVersion = self.catalog.version
-        let modelVersion = self.engine.read { $0.modelVersion }
+        let (modelVersion, modelTime) = self.engine.read { ($0.modelVersion, $0.latest.milliseconds) }
         let version = profile?.version ?? 0
         if let hit = cache.lookup(
             user: user,
             key: key,
             epoch: epoch,
             modelVersion: modelVersion,
+            modelTime: modelTime,
             catalogVersion: catalogVersion,
             at: now,
             isRecommendable: { self.catalog.isRecommendable($0, at: now) }
@@ -181,6 +182,7 @@ public struct RecommendationService<Profiles: ProfileStore>: Sendable {
             epoch: epoch,
             profileVersion: version,
             modelVersion: modelVersion,
+            modelTime: modelTime,
             catalogVersion: catalogVersion,
             earliestExpiry: computed.items.compactMap { self.catalog.item($0.item)?.expiresAt }.min()
         )
@@ -231,10 +233,11 @@ public struct RecommendationService<Profiles: ProfileStore>: Sendable {
         let profile = shared.usersFromStore ? published?.profile : local
         let epoch = shared.invalidation.epoch(of: profile)
         let now = EventTime.now()
-        let modelVersion = self.engine.read { $0.modelVersion }
+        let (modelVersion, modelTime) = self.engine.read { ($0.modelVersion, $0.latest.milliseconds) }
+        let timeToLive = shared.timeToLive.wholeMilliseconds
         if let list = lookup?.list, list.epoch == epoch, list.modelVersion == modelVersion,
             !shared.usersFromStore || published != nil,
-            now.milliseconds - list.computedAt < shared.timeToLive.wholeMilliseconds,
+            now.milliseconds - list.computedAt < timeToLive, modelTime - list.modelTime < timeToLive,
             list.items.allSatisfy({ self.catalog.isRecommendable($0.item, at: now) })
         {
             metrics.hits.increment()
@@ -262,7 +265,8 @@ public struct RecommendationService<Profiles: ProfileStore>: Sendable {
                 epoch: epoch,
                 profileVersion: computed.profileVersion,
                 modelVersion: computed.modelVersion,
-                computedAt: now.milliseconds
+                computedAt: now.milliseconds,
+                modelTime: modelTime
             )
             // A failed store only costs a later recomputation.
             try? await shared.store.store(list, user: user, key: key, timeToLive: shared.timeToLive)

@@ -5,10 +5,22 @@ import Testing
 struct RecommendationCacheTests {
     private let items = [Recommendation(item: "a", score: 1, reason: "trending")]
 
-    private func lookup(_ cache: RecommendationCache, key: String = "k", epoch: UInt64, model: UInt64 = 0)
-        -> RecommendationCache.Entry?
-    {
-        cache.lookup(user: "u", key: key, epoch: epoch, modelVersion: model, catalogVersion: 0, at: .now()) { _ in true }
+    private func lookup(
+        _ cache: RecommendationCache,
+        key: String = "k",
+        epoch: UInt64,
+        model: UInt64 = 0,
+        modelTime: Int64 = 0
+    ) -> RecommendationCache.Entry? {
+        cache.lookup(
+            user: "u",
+            key: key,
+            epoch: epoch,
+            modelVersion: model,
+            modelTime: modelTime,
+            catalogVersion: 0,
+            at: .now()
+        ) { _ in true }
     }
 
     private func store(_ cache: RecommendationCache, key: String = "k", epoch: UInt64, model: UInt64 = 0) {
@@ -19,6 +31,7 @@ struct RecommendationCacheTests {
             epoch: epoch,
             profileVersion: epoch,
             modelVersion: model,
+            modelTime: 0,
             catalogVersion: 0,
             earliestExpiry: nil
         )
@@ -31,6 +44,14 @@ struct RecommendationCacheTests {
         #expect(self.lookup(cache, epoch: 4) == nil, "the user acted since")
         self.store(cache, epoch: 4)
         #expect(self.lookup(cache, epoch: 4, model: 1) == nil, "the embeddings were retrained since")
+    }
+
+    @Test func aListExpiresOnceTheModelsLearnedItsTimeToLiveOfEventTime() {
+        // A replay or backfill moves event time faster than the wall clock: the item-side models move with it.
+        let cache = RecommendationCache(configuration: .init(timeToLive: .seconds(60)))
+        self.store(cache, epoch: 1)
+        #expect(self.lookup(cache, epoch: 1, modelTime: 59_999) != nil)
+        #expect(self.lookup(cache, epoch: 1, modelTime: 60_000) == nil)
     }
 
     @Test func aUserKeepsAtMostTheConfiguredNumberOfListShapes() {

@@ -6,7 +6,10 @@ public import StarlingCore
 /// Correctness rules:
 /// - A list is stored with the user's epoch (``CacheInvalidation``: by default the profile version it was computed
 ///   from) and the model version, and served only while both are unchanged: the next list after any action of the
-///   user reflects it, with nothing to bust. The caller reads the epoch *before* computing, and the processor moves
+///   user reflects it, with nothing to bust.
+/// - The time to live runs on two clocks: wall-clock time, and the event time the models have learned up to. When
+///   events arrive live the two agree; when the log is replayed or backfilled faster than real time, a list expires
+///   once the item-side models (trending, co-occurrence) have moved on by that much event time. The caller reads the epoch *before* computing, and the processor moves
 ///   a profile version only after the models learned the event, so a stored list never claims less than it has.
 /// - Items that became unrecommendable (unavailable, expired, deleted) since a list was cached are checked on
 ///   every hit; a hit that lost any item is treated as a miss.
@@ -51,6 +54,8 @@ public final class RecommendationCache: Sendable {
         public var epoch: UInt64
         public var profileVersion: UInt64
         public var modelVersion: UInt64
+        /// The event time (ms) the models had learned up to when the list was computed.
+        public var modelTime: Int64
         /// The catalogue version the items were checked against.
         public var catalogVersion: UInt64
         /// The earliest catalogue expiry among the items: after it, hits re-check the items.
@@ -72,6 +77,7 @@ public final class RecommendationCache: Sendable {
     }
 
     public let configuration: Configuration
+    private let timeToLiveMilliseconds: Int64
     private let shards: [LockedBox<Shard>]
     private let perShardCapacity: Int
     private let hits = Counter(label: "starling_cache_requests_total", dimensions: [("layer", "process"), ("result", "hit")])
@@ -79,6 +85,7 @@ public final class RecommendationCache: Sendable {
 
     public init(configuration: Configuration = .init()) {
         self.configuration = configuration
+        self.timeToLiveMilliseconds = configuration.timeToLive.wholeMilliseconds
         let shardCount = 16
         self.shards = (0..<shardCount).map { _ in LockedBox(Shard()) }
         self.perShardCapacity = max(1, configuration.capacity / shardCount)
@@ -89,7 +96,8 @@ public final class RecommendationCache: Sendable {
     }
 
     /// A valid cached list for `user` under `key`: computed at the user's current `epoch` and `modelVersion`,
-    /// within its time to live, and with every item still recommendable.
+    /// within its time to live (in wall-clock time and in the models' event time, `modelTime`), and with every item
+    /// still recommendable.
     ///
     /// - Parameters:
     ///   - catalogVersion: The catalogue's current version; entries checked at an older one are re-checked.
@@ -99,6 +107,7 @@ public final class RecommendationCache: Sendable {
         key: String,
         epoch: UInt64,
         modelVersion: UInt64,
+        modelTime: Int64,
         catalogVersion: UInt64,
         at time: EventTime,
         isRecommendable: (String) -> Bool
@@ -108,7 +117,9 @@ public final class RecommendationCache: Sendable {
             // One hash of the user for the look-up and the recency update.
             guard let index = shard.users.index(forKey: user) else { return nil }
             guard let entry = shard.users.values[index].lists[key] else { return nil }
-            guard entry.expires > now, entry.epoch == epoch, entry.modelVersion == modelVersion else {
+            guard entry.expires > now, entry.epoch == epoch, entry.modelVersion == modelVersion,
+                modelTime - entry.modelTime < self.timeToLiveMilliseconds
+            else {
                 shard.users.values[index].lists[key] = nil
                 return nil
             }
@@ -136,6 +147,7 @@ public final class RecommendationCache: Sendable {
         epoch: UInt64,
         profileVersion: UInt64,
         modelVersion: UInt64,
+        modelTime: Int64,
         catalogVersion: UInt64,
         earliestExpiry: EventTime?
     ) {
@@ -144,6 +156,7 @@ public final class RecommendationCache: Sendable {
             epoch: epoch,
             profileVersion: profileVersion,
             modelVersion: modelVersion,
+            modelTime: modelTime,
             catalogVersion: catalogVersion,
             earliestExpiry: earliestExpiry,
             rendered: self.configuration.render?(items),

@@ -12,8 +12,19 @@ public struct SharedList: Hashable, Sendable {
     public var modelVersion: UInt64
     /// When the list was computed, in wall-clock milliseconds; it is valid for the time to live from then.
     public var computedAt: Int64
+    /// The event time (ms) the models had learned up to when the list was computed; it is valid until they have
+    /// learned the time to live beyond it.
+    public var modelTime: Int64
 
-    public init(items: [Recommendation], epoch: UInt64, profileVersion: UInt64, modelVersion: UInt64, computedAt: Int64) {
+    public init(
+        items: [Recommendation],
+        epoch: UInt64,
+        profileVersion: UInt64,
+        modelVersion: UInt64,
+        computedAt: Int64,
+        modelTime: Int64 = 0
+    ) {
+        self.modelTime = modelTime
         self.items = items
         self.epoch = epoch
         self.profileVersion = profileVersion
@@ -23,7 +34,7 @@ public struct SharedList: Hashable, Sendable {
 }
 
 extension SharedList {
-    private static let formatVersion: UInt8 = 1
+    private static let formatVersion: UInt8 = 2
 
     /// The binary form.
     public func encoded() -> [UInt8] {
@@ -33,6 +44,7 @@ extension SharedList {
         w.write(self.profileVersion)
         w.write(self.modelVersion)
         w.write(self.computedAt)
+        w.write(self.modelTime)
         w.writeVarint(UInt64(self.items.count))
         for item in self.items {
             w.write(item.item)
@@ -52,6 +64,7 @@ extension SharedList {
                 let profileVersion = try r.readUInt64()
                 let modelVersion = try r.readUInt64()
                 let computedAt = try r.readInt64()
+                let modelTime = try r.readInt64()
                 let count = try r.readVarint()
                 guard count <= UInt64(r.remaining) else { throw .truncated }
                 var items: [Recommendation] = []
@@ -67,7 +80,8 @@ extension SharedList {
                     epoch: epoch,
                     profileVersion: profileVersion,
                     modelVersion: modelVersion,
-                    computedAt: computedAt
+                    computedAt: computedAt,
+                    modelTime: modelTime
                 )
             }
         }
