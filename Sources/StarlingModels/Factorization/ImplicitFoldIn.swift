@@ -5,7 +5,8 @@
 /// the current item vectors (``ImplicitALS/Configuration/conjugateGradientSteps`` conjugate-gradient steps
 /// warm-started from the current vector, as implicit's `recalculate_user` does, or exactly), then re-solves the item's
 /// vector against the user vectors while the item has at most ``ImplicitALS/Configuration/itemFoldInLimit`` users.
-/// Each changed vector moves its Gram matrix by a rank-one update, O(k²).
+/// Each changed vector moves its Gram matrix by a rank-one update, O(k²); the Gram matrices are kept in single
+/// precision and recomputed from scratch after a refit is installed.
 ///
 /// Per event that is O(steps·(k² + k·n_user)) for the user, the same with `n_item ≤ limit` for the item, plus
 /// O(k²) per Gram update: bounded by the user's history and the limit, never by the catalogue.
@@ -14,10 +15,10 @@ public struct ImplicitFoldIn: Sendable {
     /// Every (user, item) pair's net signal.
     public internal(set) var feedback: ImplicitFeedback
     /// `YᵀY` over the first ``itemGramRows`` item vectors; empty until first needed.
-    private var itemGram: [Double] = []
+    private var itemGram: [Float] = []
     private var itemGramRows = 0
     /// `XᵀX` over the first ``userGramRows`` user vectors.
-    private var userGram: [Double] = []
+    private var userGram: [Float] = []
     private var userGramRows = 0
 
     public init(solver: ImplicitALS, feedback: ImplicitFeedback = .init()) {
@@ -51,18 +52,28 @@ public struct ImplicitFoldIn: Sendable {
     private mutating func foldIn(_ index: Int32, isUser: Bool, row: ImplicitFeedback.Row, factors: inout FactorModel) {
         self.synchronizeGrams(with: factors)
         let d = self.solver.dimensions
-        let gram = isUser ? self.itemGram : self.userGram
-        let (old, new) = factors.withVectors { users, items in
+        var ownGram = isUser ? self.userGram : self.itemGram
+        let otherGram = isUser ? self.itemGram : self.userGram
+        // Moved out so that it stays uniquely referenced while it changes.
+        if isUser { self.userGram = [] } else { self.itemGram = [] }
+        factors.withVectors { users, items in
             let (vectors, others) = isUser ? (users, items) : (items, users)
-            return self.solve(vectors.baseAddress! + Int(index) * d, row, against: others, gram: gram)
+            let x = vectors.baseAddress! + Int(index) * d
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: d) { old in
+                old.baseAddress!.initialize(from: x, count: d)
+                otherGram.withUnsafeBufferPointer { gram in
+                    row.ids.withUnsafeBufferPointer { ids in
+                        row.signals.withUnsafeBufferPointer { signals in
+                            self.solver.solve(x, ids: ids, signals: signals, others: others.baseAddress!, gram: gram.baseAddress!)
+                        }
+                    }
+                }
+                ownGram.withUnsafeMutableBufferPointer {
+                    self.solver.moveOuterProduct(from: old.baseAddress!, to: x, in: $0.baseAddress!)
+                }
+            }
         }
-        if isUser {
-            self.solver.addOuterProduct(old, sign: -1, to: &self.userGram)
-            self.solver.addOuterProduct(new, sign: 1, to: &self.userGram)
-        } else {
-            self.solver.addOuterProduct(old, sign: -1, to: &self.itemGram)
-            self.solver.addOuterProduct(new, sign: 1, to: &self.itemGram)
-        }
+        if isUser { self.userGram = ownGram } else { self.itemGram = ownGram }
     }
 
     /// Forgets the Gram matrices, after the vectors were replaced wholesale; they are rebuilt when next needed.
@@ -73,40 +84,27 @@ public struct ImplicitFoldIn: Sendable {
         self.userGramRows = 0
     }
 
-    /// Solves `x` for `row` in place; returns its value before and after.
-    private func solve(
-        _ x: UnsafeMutablePointer<Float>,
-        _ row: ImplicitFeedback.Row,
-        against others: UnsafeMutableBufferPointer<Float>,
-        gram: [Double]
-    ) -> (old: [Float], new: [Float]) {
-        let d = self.solver.dimensions
-        let old = Array(UnsafeBufferPointer(start: x, count: d))
-        gram.withUnsafeBufferPointer { gram in
-            row.ids.withUnsafeBufferPointer { ids in
-                row.signals.withUnsafeBufferPointer { signals in
-                    self.solver.solve(x, ids: ids, signals: signals, others: others.baseAddress!, gram: gram.baseAddress!)
-                }
-            }
-        }
-        return (old, Array(UnsafeBufferPointer(start: x, count: d)))
-    }
-
     /// Adds the vectors created since the Gram matrices were last brought up to date (new users and items start
     /// with small random vectors), or computes them from scratch after ``invalidateGrams()``.
     private mutating func synchronizeGrams(with factors: FactorModel) {
         let d = self.solver.dimensions
-        if self.itemGram.isEmpty { self.itemGram = [Double](repeating: 0, count: d * d) }
-        if self.userGram.isEmpty { self.userGram = [Double](repeating: 0, count: d * d) }
+        if self.itemGram.isEmpty { self.itemGram = [Float](repeating: 0, count: d * d) }
+        if self.userGram.isEmpty { self.userGram = [Float](repeating: 0, count: d * d) }
         guard self.itemGramRows < factors.itemCount || self.userGramRows < factors.userCount else { return }
+        let solver = self.solver
+        let (userRows, itemRows) = (self.userGramRows, self.itemGramRows)
         factors.userFactors.withUnsafeBufferPointer { users in
-            for row in self.userGramRows..<(users.count / d) {
-                self.solver.addOuterProduct(users.baseAddress! + row * d, sign: 1, to: &self.userGram)
+            self.userGram.withUnsafeMutableBufferPointer { gram in
+                for row in userRows..<(users.count / d) {
+                    solver.moveOuterProduct(from: nil, to: users.baseAddress! + row * d, in: gram.baseAddress!)
+                }
             }
         }
         factors.itemFactors.withUnsafeBufferPointer { items in
-            for row in self.itemGramRows..<(items.count / d) {
-                self.solver.addOuterProduct(items.baseAddress! + row * d, sign: 1, to: &self.itemGram)
+            self.itemGram.withUnsafeMutableBufferPointer { gram in
+                for row in itemRows..<(items.count / d) {
+                    solver.moveOuterProduct(from: nil, to: items.baseAddress! + row * d, in: gram.baseAddress!)
+                }
             }
         }
         self.userGramRows = factors.userCount
