@@ -175,6 +175,17 @@ struct ImplicitALSEngineTests {
         #expect(engine.recommend(user: "other", count: 1, source: .embedding).first?.item == "y")
     }
 
+    @Test func aUserPastTheFoldInLimitKeepsTheirVectorUntilTheRefit() throws {
+        var engine = try Self.engine(["trainer=ials", "ials_user_fold_in_limit=1"])
+        Self.trained(&engine)
+        engine.learn(Self.like("solo", "a", at: 10_000))
+        let user = try #require(engine.userIDs["solo"])
+        let folded = Array(engine.factors.userVector(user))
+        engine.learn(Self.like("solo", "x", at: 10_001))  // a second item: past the limit
+        #expect(Array(engine.factors.userVector(user)) == folded)
+        #expect(engine.implicitFoldIn?.feedback.users[Int(user)].ids.count == 2)  // still recorded for the refit
+    }
+
     @Test func aRetrainInstallsAnIALSRefitAndFoldsInWhatCameMeanwhile() throws {
         var engine = try Self.engine()
         Self.trained(&engine)

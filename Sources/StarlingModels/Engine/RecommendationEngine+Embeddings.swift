@@ -37,10 +37,13 @@ extension RecommendationEngine {
         self.implicitFoldIn = nil
         defer { self.implicitFoldIn = foldIn }
         foldIn.invalidateGrams()
-        for user in Set(interactions.map(\.user)).sorted() { foldIn.foldIn(user: user, factors: &self.factors) }
-        let limit = foldIn.solver.configuration.itemFoldInLimit
+        let limits = foldIn.solver.configuration
+        for user in Set(interactions.map(\.user)).sorted()
+        where Int(user) < foldIn.feedback.users.count && foldIn.feedback.users[Int(user)].ids.count <= limits.userFoldInLimit {
+            foldIn.foldIn(user: user, factors: &self.factors)
+        }
         for item in Set(interactions.map(\.item)).sorted()
-        where Int(item) < foldIn.feedback.items.count && foldIn.feedback.items[Int(item)].ids.count <= limit {
+        where Int(item) < foldIn.feedback.items.count && foldIn.feedback.items[Int(item)].ids.count <= limits.itemFoldInLimit {
             foldIn.foldIn(item: item, factors: &self.factors)
         }
     }

@@ -13,6 +13,7 @@ extension RecommendationEngine.Configuration {
         ("ials_iterations", "alternating passes of an iALS refit (default 15)"),
         ("ials_cg_steps", "conjugate-gradient steps per iALS row solve; 0 solves exactly (default 3)"),
         ("ials_item_fold_in_limit", "items with at most this many users are folded in per event (default 200)"),
+        ("ials_user_fold_in_limit", "users with at most this many items are folded in per event (default 1000)"),
         ("recent_window", "recent items per user and session used for co-occurrence (default 20)"),
         ("trending_half_life_hours", "half-life of trending, category and segment popularity (default 96)"),
         ("cooccurrence_half_life_days", "half-life of co-occurrence (default 365)"),
@@ -77,6 +78,7 @@ extension RecommendationEngine.Configuration {
         case "ials_iterations": self.implicitALS.iterations = try positiveInt()
         case "ials_cg_steps": self.implicitALS.conjugateGradientSteps = value == 0 ? 0 : try positiveInt()
         case "ials_item_fold_in_limit": self.implicitALS.itemFoldInLimit = value == 0 ? 0 : try positiveInt()
+        case "ials_user_fold_in_limit": self.implicitALS.userFoldInLimit = value == 0 ? 0 : try positiveInt()
         case "recent_window": self.recentWindow = try positiveInt()
         case "trending_half_life_hours": self.trendingHalfLife = .seconds(try positive() * 3_600)
         case "cooccurrence_half_life_days": self.cooccurrence.halfLife = .seconds(try positive() * 86_400)

@@ -3,13 +3,14 @@
 ///
 /// On each event ``learn(user:item:signal:factors:)`` adds the signal to the pair, re-solves the user's vector against
 /// the current item vectors (``ImplicitALS/Configuration/conjugateGradientSteps`` conjugate-gradient steps
-/// warm-started from the current vector, as implicit's `recalculate_user` does, or exactly), then re-solves the item's
-/// vector against the user vectors while the item has at most ``ImplicitALS/Configuration/itemFoldInLimit`` users.
+/// warm-started from the current vector, as implicit's `recalculate_user` does, or exactly) while the user has at
+/// most ``ImplicitALS/Configuration/userFoldInLimit`` items, then re-solves the item's vector against the user vectors
+/// while the item has at most ``ImplicitALS/Configuration/itemFoldInLimit`` users.
 /// Each changed vector moves its Gram matrix by a rank-one update, O(k²); the Gram matrices are kept in single
 /// precision and recomputed from scratch after a refit is installed.
 ///
-/// Per event that is O(steps·(k² + k·n_user)) for the user, the same with `n_item ≤ limit` for the item, plus
-/// O(k²) per Gram update: bounded by the user's history and the limit, never by the catalogue.
+/// Per event that is O(steps·(k² + k·n_user)) for the user and O(steps·(k² + k·n_item)) for the item, with both `n`
+/// capped by their limits, plus O(k²) per Gram update: bounded, and never dependent on the catalogue's size.
 public struct ImplicitFoldIn: Sendable {
     public let solver: ImplicitALS
     /// Every (user, item) pair's net signal.
@@ -29,7 +30,9 @@ public struct ImplicitFoldIn: Sendable {
     /// Records `signal` for the pair and folds in the user, then the item.
     public mutating func learn(user: Int32, item: Int32, signal: Float, factors: inout FactorModel) {
         self.feedback.add(user: user, item: item, signal: signal)
-        self.foldIn(user: user, factors: &factors)
+        if self.feedback.users[Int(user)].ids.count <= self.solver.configuration.userFoldInLimit {
+            self.foldIn(user: user, factors: &factors)
+        }
         if self.feedback.items[Int(item)].ids.count <= self.solver.configuration.itemFoldInLimit {
             self.foldIn(item: item, factors: &factors)
         }
