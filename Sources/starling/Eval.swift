@@ -53,7 +53,7 @@ struct Eval: ParsableCommand {
     @Option(
         name: .customLong("retrain-every"),
         help: ArgumentHelp(
-            "Fully retrain the engine's embeddings every N events (inline), as the background retrain does live.",
+            "Fully retrain the engine's embeddings every N events (inline), as the background retrain does live: BPR epochs, or an iALS refit with --model trainer=ials.",
             valueName: "N"
         )
     )
