@@ -2,14 +2,14 @@ import Foundation
 import StarlingModels
 
 extension EvaluationRow {
-    /// The rows as a JSON array of objects with the keys `protocol`, `source`, `hr_at_10`, `ndcg_at_10`,
+    /// The rows as a JSON array of objects with the keys `protocol`, `source`, `users`, `hr_at_10`, `ndcg_at_10`,
     /// `recall_at_20`, `coverage_at_10` and `events_per_second`, in that order; `null` where a value does not apply
     /// (or is not a finite number). Numbers are written in their shortest round-trip form, so the same rows always
     /// give the same text.
     ///
     /// ```json
     /// [
-    ///   {"protocol": "temporal", "source": "popularity", "hr_at_10": 0.5, "ndcg_at_10": 0.15, …}
+    ///   {"protocol": "temporal", "source": "popularity", "users": "warm", "hr_at_10": 0.5, "ndcg_at_10": 0.15, …}
     /// ]
     /// ```
     public static func json(_ rows: [EvaluationRow]) -> String {
@@ -18,6 +18,7 @@ extension EvaluationRow {
             let fields: [(String, String)] = [
                 ("protocol", self.jsonString(row.protocol.name)),
                 ("source", self.jsonString(row.source.name)),
+                ("users", self.jsonString(row.users.name)),
                 ("hr_at_10", self.jsonNumber(row.hrAt10)),
                 ("ndcg_at_10", self.jsonNumber(row.ndcgAt10)),
                 ("recall_at_20", self.jsonNumber(row.recallAt20)),
@@ -37,8 +38,8 @@ extension EvaluationRow {
 
     /// The rows as a table with fixed-width columns, one line per row after a header line.
     public static func table(_ rows: [EvaluationRow]) -> String {
-        let header = ["protocol", "source", "HR@10", "NDCG@10", "Recall@20", "Cov@10", "events/s", "n"]
-        let widths = [12, 14, 8, 8, 10, 8, 11, 8]
+        let header = ["protocol", "source", "users", "HR@10", "NDCG@10", "Recall@20", "Cov@10", "events/s", "n"]
+        let widths = [12, 14, 6, 8, 8, 10, 8, 11, 8]
         var lines = [self.tableLine(header, widths: widths)]
         lines.append(String(repeating: "-", count: widths.reduce(0, +) + widths.count - 1))
         for row in rows {
@@ -47,6 +48,7 @@ extension EvaluationRow {
                     [
                         row.protocol.name,
                         row.source.name,
+                        row.users.name,
                         self.fixed(row.hrAt10, digits: 4),
                         self.fixed(row.ndcgAt10, digits: 4),
                         self.fixed(row.recallAt20, digits: 4),
@@ -61,12 +63,12 @@ extension EvaluationRow {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// The cells padded to `widths`: the first two left-aligned, the numbers right-aligned.
+    /// The cells padded to `widths`: the first three left-aligned, the numbers right-aligned.
     static func tableLine(_ cells: [String], widths: [Int]) -> String {
         zip(cells, widths).enumerated().map { column, cell in
             let (text, width) = cell
             let padding = String(repeating: " ", count: max(0, width - text.count))
-            return column < 2 ? text + padding : padding + text
+            return column < 3 ? text + padding : padding + text
         }.joined(separator: " ")
     }
 

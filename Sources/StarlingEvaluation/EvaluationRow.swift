@@ -6,6 +6,8 @@ public struct EvaluationRow: Hashable, Sendable {
     public var `protocol`: EvaluationProtocol
     /// The recommendation source evaluated.
     public var source: RecommendationSource
+    /// Which users the means are over (temporal rows are also reported for warm and cold users alone).
+    public var users: EvaluationUsers
     /// Mean hit rate at 10.
     public var hrAt10: Double
     /// Mean NDCG at 10.
@@ -27,7 +29,8 @@ public struct EvaluationRow: Hashable, Sendable {
         recallAt20: Double? = nil,
         coverageAt10: Double? = nil,
         eventsPerSecond: Double? = nil,
-        evaluated: Int
+        evaluated: Int,
+        users: EvaluationUsers = .all
     ) {
         self.protocol = `protocol`
         self.source = source
@@ -37,5 +40,6 @@ public struct EvaluationRow: Hashable, Sendable {
         self.coverageAt10 = coverageAt10
         self.eventsPerSecond = eventsPerSecond
         self.evaluated = evaluated
+        self.users = users
     }
 }

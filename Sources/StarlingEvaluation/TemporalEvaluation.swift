@@ -10,8 +10,13 @@ public import StarlingModels
 /// Recall@20, averaged over those users. Coverage@10 is the share of the distinct items in all the events that
 /// appear in at least one of those users' top 10.
 ///
+/// ``runByUsers(events:source:makeRecommender:)`` also reports the same means over the *warm* test users (those with
+/// at least one training event of any kind) and over the *cold* ones (no training event) separately.
+///
 /// ```swift
 /// let row = TemporalEvaluation().run(events: events, source: .popularity) { PopularityRecommender() }
+/// let rows = TemporalEvaluation().runByUsers(events: events, source: .blend) { RecommendationEngine() }
+/// // rows[0]: all test users, rows[1]: warm, rows[2]: cold
 /// ```
 public struct TemporalEvaluation: Sendable {
     public struct Configuration: Sendable {
@@ -44,6 +49,22 @@ public struct TemporalEvaluation: Sendable {
         source: RecommendationSource,
         makeRecommender: () -> any Recommender
     ) -> EvaluationRow {
+        self.runByUsers(events: events, source: source, makeRecommender: makeRecommender)[0]
+    }
+
+    /// Trains a fresh recommender on the past and measures `source` on the future, over all test users, the warm
+    /// ones and the cold ones.
+    ///
+    /// A test user (one with at least one positive test item) is warm when they have at least one training event of
+    /// any kind, cold otherwise. Coverage@10 of each row is over that row's users' top 10s.
+    ///
+    /// - Returns: Three rows, in the order ``EvaluationUsers/all``, ``EvaluationUsers/warm``,
+    ///   ``EvaluationUsers/cold``; a group without users has `nan` means and `evaluated` 0.
+    public func runByUsers(
+        events: [Event],
+        source: RecommendationSource,
+        makeRecommender: () -> any Recommender
+    ) -> [EvaluationRow] {
         var recommender = makeRecommender()
         return self.evaluate(events.sortedByTime(), with: &recommender, source: source)
     }
@@ -52,11 +73,13 @@ public struct TemporalEvaluation: Sendable {
         _ events: [Event],
         with recommender: inout some Recommender,
         source: RecommendationSource
-    ) -> EvaluationRow {
+    ) -> [EvaluationRow] {
         let share = min(max(self.configuration.trainingShare, 0), 1)
         let trainingCount = Int((Double(events.count) * share).rounded(.down))
+        var trained: Set<String> = []
         for event in events[..<trainingCount] {
             recommender.learn(event)
+            trained.insert(event.user)
         }
 
         // The positive test items of each user, users in the order of their first positive test event.
@@ -71,28 +94,52 @@ public struct TemporalEvaluation: Sendable {
         }
         let catalogue = Set(events.compactMap(\.item)).count
 
+        var all = Means()
+        var warm = Means()
+        var cold = Means()
+        for user in users {
+            let ranked = recommender.recommend(user: user, count: 20, source: source).map(\.key)
+            let items = relevant[user]!
+            all.add(ranked: ranked, relevant: items)
+            if trained.contains(user) {
+                warm.add(ranked: ranked, relevant: items)
+            } else {
+                cold.add(ranked: ranked, relevant: items)
+            }
+        }
+        return [
+            all.row(source: source, users: .all, catalogue: catalogue),
+            warm.row(source: source, users: .warm, catalogue: catalogue),
+            cold.row(source: source, users: .cold, catalogue: catalogue),
+        ]
+    }
+
+    /// The running sums of one group of test users.
+    private struct Means {
         var hits = 0.0
         var gain = 0.0
         var recall = 0.0
         var topLists: [[ItemKey]] = []
-        topLists.reserveCapacity(users.count)
-        for user in users {
-            let ranked = recommender.recommend(user: user, count: 20, source: source).map(\.key)
-            let items = relevant[user]!
-            hits += RankingMetrics.hitRate(ranked: ranked, relevant: items, k: 10)
-            gain += RankingMetrics.ndcg(ranked: ranked, relevant: items, k: 10)
-            recall += RankingMetrics.recall(ranked: ranked, relevant: items, k: 20)
-            topLists.append(Array(ranked.prefix(10)))
+
+        mutating func add(ranked: [ItemKey], relevant: Set<ItemKey>) {
+            self.hits += RankingMetrics.hitRate(ranked: ranked, relevant: relevant, k: 10)
+            self.gain += RankingMetrics.ndcg(ranked: ranked, relevant: relevant, k: 10)
+            self.recall += RankingMetrics.recall(ranked: ranked, relevant: relevant, k: 20)
+            self.topLists.append(Array(ranked.prefix(10)))
         }
-        let count = Double(users.count)
-        return EvaluationRow(
-            protocol: .temporal,
-            source: source,
-            hrAt10: users.isEmpty ? .nan : hits / count,
-            ndcgAt10: users.isEmpty ? .nan : gain / count,
-            recallAt20: users.isEmpty ? .nan : recall / count,
-            coverageAt10: RankingMetrics.coverage(rankings: topLists, k: 10, catalogueSize: catalogue),
-            evaluated: users.count
-        )
+
+        func row(source: RecommendationSource, users: EvaluationUsers, catalogue: Int) -> EvaluationRow {
+            let count = Double(self.topLists.count)
+            return EvaluationRow(
+                protocol: .temporal,
+                source: source,
+                hrAt10: count == 0 ? .nan : self.hits / count,
+                ndcgAt10: count == 0 ? .nan : self.gain / count,
+                recallAt20: count == 0 ? .nan : self.recall / count,
+                coverageAt10: RankingMetrics.coverage(rankings: self.topLists, k: 10, catalogueSize: catalogue),
+                evaluated: self.topLists.count,
+                users: users
+            )
+        }
     }
 }

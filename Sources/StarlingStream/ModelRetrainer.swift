@@ -11,9 +11,10 @@ public import StarlingModels
 /// 1. marks the live engine so that it records the embedding updates it learns from now on, and takes a copy of
 ///    it together with the processor's positions;
 /// 2. reads every retained event up to those positions with its own consumer (group `starling-retrain`);
-/// 3. trains fresh embeddings on a dedicated thread (``FactorTrainer``: shuffled epochs over every interaction);
-/// 4. installs them under the engine's write lock — a few milliseconds — replaying the recorded updates on top, and
-///    bumps the model version.
+/// 3. trains fresh embeddings on a dedicated thread with the trainer the engine is configured for
+///    (``RecommendationEngine/factorTrainer(_:)``: shuffled BPR epochs, or a batch iALS refit, over every interaction);
+/// 4. installs them under the engine's write lock — a few milliseconds — replaying the recorded updates on top (with
+///    iALS, folding in again the users and items they touched), and bumps the model version.
 ///
 /// Ingest and serving continue throughout; only the final install takes the engine's lock.
 public final class ModelRetrainer<Log: EventLog>: Service {
@@ -109,7 +110,7 @@ public final class ModelRetrainer<Log: EventLog>: Service {
         do {
             let events = try await self.readEvents(upTo: positions)
             let interactions = snapshot.interactions(from: events)
-            let trainer = FactorTrainer(configuration: self.configuration.trainer, factors: snapshot.configuration.factors)
+            let trainer = snapshot.factorTrainer(self.configuration.trainer)
             let (userCount, itemCount) = (snapshot.users.count, snapshot.itemKeys.count)
             let trained = await Self.onThread {
                 trainer.train(interactions, userCount: userCount, itemCount: itemCount)

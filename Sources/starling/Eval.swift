@@ -13,7 +13,8 @@ struct Eval: ParsableCommand {
             user's top 10 and score the rated item (HR@10, NDCG@10, means over the second half of the stream), \
             and time the whole replay (events/s). temporal: learn the first 80% of the ratings by time, then score \
             each test user's top 20 against their positive ratings in the last 20% (HR@10, NDCG@10, Recall@20, \
-            Coverage@10). The column n is how many queries the means are over: positive ratings (prequential) or \
+            Coverage@10), over all test users, the warm ones (at least one training event) and the cold ones (none) \
+            (column users). The column n is how many queries the means are over: positive ratings (prequential) or \
             test users (temporal). Each source is evaluated on a fresh recommender per protocol; for meaningful \
             events/s, build with -c release. With --through-api or --url the same protocols drive a server through \
             its public HTTP API (see those options).
@@ -53,7 +54,7 @@ struct Eval: ParsableCommand {
     @Option(
         name: .customLong("retrain-every"),
         help: ArgumentHelp(
-            "Fully retrain the engine's embeddings every N events (inline), as the background retrain does live.",
+            "Fully retrain the engine's embeddings every N events (inline), as the background retrain does live: BPR epochs, or an iALS refit with --model trainer=ials.",
             valueName: "N"
         )
     )
@@ -141,7 +142,7 @@ struct Eval: ParsableCommand {
             let evaluation = TemporalEvaluation(configuration: .init(positiveThreshold: self.positiveThreshold))
             for (source, make) in selected {
                 let start = clock.now
-                rows.append(evaluation.run(events: events, source: source, makeRecommender: make))
+                rows += evaluation.runByUsers(events: events, source: source, makeRecommender: make)
                 Self.note("temporal \(source): done in \(Self.seconds(clock.now - start))")
             }
         }

@@ -89,4 +89,69 @@ struct TemporalEvaluationTests {
         #expect(isClose(row.recallAt20, 1))
         #expect(isClose(row.coverageAt10, 1))  // a, b, c of 3 items
     }
+
+    // MARK: Warm and cold users
+
+    /// Half train, half test. w1 rated in training and w2 only viewed (any event makes a user warm); c1 appears only
+    /// in the test half (cold); n1 (warm) and n2 (cold) have no positive test item, so neither is a test user.
+    static let splitEvents: [Event] = [
+        rating("w1", "a", 5, at: 1),
+        Event(type: .view, user: "w2", item: "b", timestamp: .seconds(2)),
+        rating("n1", "a", 4, at: 3),
+        rating("filler", "c", 3, at: 4),
+        rating("filler", "d", 3, at: 5),
+        rating("w1", "c", 5, at: 6),
+        rating("w2", "d", 4, at: 7),
+        rating("c1", "c", 4, at: 8),
+        rating("n1", "b", 2, at: 9),
+        rating("n2", "a", 1, at: 10),
+    ]
+
+    /// w1 finds c at rank 1, w2 finds d at rank 2, c1 finds c at rank 3.
+    static let splitScript = ["w1": ["c", "d"], "w2": ["c", "d"], "c1": ["d", "b", "c"], "n1": ["b"], "n2": ["a"]]
+
+    @Test func warmUsersHaveATrainingEventOfAnyKindAndColdUsersNone() {
+        let log = RecommenderLog()
+        let rows = TemporalEvaluation(configuration: .init(trainingShare: 0.5)).runByUsers(
+            events: Self.splitEvents,
+            source: .embedding
+        ) { MockRecommender(script: Self.splitScript, log: log) }
+        #expect(rows.map(\.users) == [.all, .warm, .cold])
+        #expect(rows.allSatisfy { $0.protocol == .temporal && $0.source == .embedding })
+        #expect(rows.map(\.evaluated) == [3, 2, 1])
+        #expect(isClose(rows[0].ndcgAt10, (1 + gain(rank: 2) + gain(rank: 3)) / 3))
+        #expect(isClose(rows[1].ndcgAt10, (1 + gain(rank: 2)) / 2))
+        #expect(isClose(rows[2].ndcgAt10, gain(rank: 3)))
+        #expect(rows.allSatisfy { isClose($0.hrAt10, 1) && isClose($0.recallAt20, 1) })
+    }
+
+    @Test func usersWithoutAPositiveTestItemAreNeitherWarmNorColdAndAreNotAsked() {
+        let log = RecommenderLog()
+        _ = TemporalEvaluation(configuration: .init(trainingShare: 0.5)).runByUsers(
+            events: Self.splitEvents,
+            source: .embedding
+        ) { MockRecommender(script: Self.splitScript, log: log) }
+        #expect(log.queries.map(\.user) == ["w1", "w2", "c1"])
+    }
+
+    @Test func theAllUsersRowIsWhatRunReports() {
+        let evaluation = TemporalEvaluation(configuration: .init(trainingShare: 0.5))
+        let row = evaluation.run(events: Self.splitEvents, source: .embedding) {
+            MockRecommender(script: Self.splitScript, log: RecommenderLog())
+        }
+        let rows = evaluation.runByUsers(events: Self.splitEvents, source: .embedding) {
+            MockRecommender(script: Self.splitScript, log: RecommenderLog())
+        }
+        #expect(row == rows[0])
+    }
+
+    @Test func aGroupWithoutUsersHasNoMeans() {
+        // Every test user of the original stream trained: no cold users.
+        let rows = TemporalEvaluation().runByUsers(events: Self.events, source: .embedding) {
+            MockRecommender(script: Self.script, log: RecommenderLog())
+        }
+        #expect(rows.map(\.evaluated) == [2, 2, 0])
+        #expect(rows[2].ndcgAt10.isNaN && rows[2].hrAt10.isNaN)
+        #expect(rows[1].ndcgAt10 == rows[0].ndcgAt10)
+    }
 }

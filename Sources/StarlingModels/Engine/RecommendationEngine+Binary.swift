@@ -1,7 +1,8 @@
 public import StarlingCore
 
 extension RecommendationEngine {
-    private static let formatVersion: UInt8 = 2
+    /// 3 added the iALS feedback section; version 2 is still read (as having none).
+    private static let formatVersion: UInt8 = 3
 
     /// Appends the engine's learned state (not its configuration) to `w`.
     public func encode(into w: inout BinaryWriter) {
@@ -57,6 +58,16 @@ extension RecommendationEngine {
             w.write(int32s: items)
             w.write(self.sessionTimes[session] ?? 0)
         }
+        if let feedback = self.implicitFoldIn?.feedback {
+            w.write(UInt8(1))
+            w.writeVarint(UInt64(feedback.users.count))
+            for row in feedback.users {
+                w.write(int32s: row.ids)
+                w.write(floats: row.signals)
+            }
+        } else {
+            w.write(UInt8(0))
+        }
     }
 
     private static func encode(_ landmark: Int64?, into w: inout BinaryWriter) {
@@ -88,7 +99,8 @@ extension RecommendationEngine {
     /// Restores learned state written by ``encode(into:)`` into an engine with `configuration`.
     public init(configuration: Configuration, decoding r: inout BinaryReader) throws(BinaryFormatError) {
         self.init(configuration: configuration)
-        guard try r.readUInt8() == Self.formatVersion else { throw .malformed }
+        let version = try r.readUInt8()
+        guard version == Self.formatVersion || version == 2 else { throw .malformed }
         self.latest = EventTime(milliseconds: try r.readInt64())
         self.eventCount = try r.readUInt64()
         self.modelVersion = try r.readUInt64()
@@ -160,6 +172,28 @@ extension RecommendationEngine {
             let session = try r.readString()
             self.sessions[session] = try r.readInt32s()
             self.sessionTimes[session] = try r.readInt64()
+        }
+        // The iALS feedback: restored when this engine folds in; read past otherwise. An engine switched to iALS on
+        // state written without it starts from an empty feedback matrix (its fold-ins see only new events).
+        if version >= 3, try r.readUInt8() == 1 {
+            let rowCount = try r.readVarint()
+            guard rowCount <= UInt64(r.remaining) else { throw .truncated }
+            var rows: [ImplicitFeedback.Row] = []
+            rows.reserveCapacity(Int(rowCount))
+            for _ in 0..<rowCount {
+                let ids = try r.readInt32s()
+                let signals = try r.readFloats()
+                guard ids.count == signals.count, ids.allSatisfy({ $0 >= 0 && Int($0) < self.itemKeys.count }) else {
+                    throw .malformed
+                }
+                rows.append(ImplicitFeedback.Row(ids: ids, signals: signals))
+            }
+            if let solver = self.implicitFoldIn?.solver {
+                self.implicitFoldIn = ImplicitFoldIn(
+                    solver: solver,
+                    feedback: ImplicitFeedback(users: rows, itemCount: self.itemKeys.count)
+                )
+            }
         }
     }
 }

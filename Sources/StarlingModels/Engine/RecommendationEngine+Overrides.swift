@@ -7,6 +7,13 @@ extension RecommendationEngine.Configuration {
         ("learning_rate", "SGD step size of the embeddings (default 0.05)"),
         ("regularization", "L2 regularisation of the embeddings (default 0.01)"),
         ("negatives", "sampled negatives per positive event (default 4)"),
+        ("trainer", "how the embeddings are fitted: bpr or ials (default bpr)"),
+        ("ials_alpha", "iALS confidence per unit of signal, c = 1 + alpha·|signal| (default 1)"),
+        ("ials_regularization", "iALS L2 regularisation (default 10)"),
+        ("ials_iterations", "alternating passes of an iALS refit (default 15)"),
+        ("ials_cg_steps", "conjugate-gradient steps per iALS row solve; 0 solves exactly (default 3)"),
+        ("ials_item_fold_in_limit", "items with at most this many users are folded in per event (default 200)"),
+        ("ials_user_fold_in_limit", "users with at most this many items are folded in per event (default 1000)"),
         ("recent_window", "recent items per user and session used for co-occurrence (default 20)"),
         ("trending_half_life_hours", "half-life of trending, category and segment popularity (default 96)"),
         ("cooccurrence_half_life_days", "half-life of co-occurrence (default 365)"),
@@ -37,6 +44,16 @@ extension RecommendationEngine.Configuration {
     /// Applies one `key=value` setting, as given to `starling serve --model` and `starling eval --model`.
     public mutating func apply(_ setting: String) throws(EventSchemaError) {
         let parts = setting.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+        if parts.count == 2, parts[0] == "trainer" {
+            guard let trainer = EmbeddingTrainer(named: parts[1]) else {
+                throw EventSchemaError(
+                    description: "model setting 'trainer' must be one of "
+                        + EmbeddingTrainer.all.map(\.name).joined(separator: ", ") + ", found '\(parts[1])'"
+                )
+            }
+            self.trainer = trainer
+            return
+        }
         guard parts.count == 2, let value = Double(parts[1]), value.isFinite else {
             throw EventSchemaError(description: "model setting '\(setting)' must be KEY=NUMBER")
         }
@@ -56,6 +73,12 @@ extension RecommendationEngine.Configuration {
         case "learning_rate": self.factors.learningRate = Float(try positive())
         case "regularization": self.factors.regularization = Float(value)
         case "negatives": self.factors.negatives = value == 0 ? 0 : try positiveInt()
+        case "ials_alpha": self.implicitALS.alpha = Float(try positive())
+        case "ials_regularization": self.implicitALS.regularization = Float(try positive())
+        case "ials_iterations": self.implicitALS.iterations = try positiveInt()
+        case "ials_cg_steps": self.implicitALS.conjugateGradientSteps = value == 0 ? 0 : try positiveInt()
+        case "ials_item_fold_in_limit": self.implicitALS.itemFoldInLimit = value == 0 ? 0 : try positiveInt()
+        case "ials_user_fold_in_limit": self.implicitALS.userFoldInLimit = value == 0 ? 0 : try positiveInt()
         case "recent_window": self.recentWindow = try positiveInt()
         case "trending_half_life_hours": self.trendingHalfLife = .seconds(try positive() * 3_600)
         case "cooccurrence_half_life_days": self.cooccurrence.halfLife = .seconds(try positive() * 86_400)

@@ -23,6 +23,10 @@ public struct RecommendationEngine: Recommender, Sendable {
     public struct Configuration: Sendable {
         public var signals: SignalConfiguration
         public var factors: FactorModel.Configuration
+        /// How the embeddings are fitted, per event and by a full retrain. Defaults to ``EmbeddingTrainer/bpr``.
+        public var trainer: EmbeddingTrainer = .bpr
+        /// The iALS settings, used when ``trainer`` is ``EmbeddingTrainer/ials``.
+        public var implicitALS = ImplicitALS.Configuration()
         public var cooccurrence: CooccurrenceModel.Configuration
         public var segments: OnlineKMeans.Configuration
         /// Half-life of trending (global, category and segment popularity). Defaults to 4 days.
@@ -129,10 +133,17 @@ public struct RecommendationEngine: Recommender, Sendable {
     /// While a retrain runs: the embedding updates learned online since it took its snapshot, replayed on top of
     /// the retrained vectors when they are installed, so that no event's effect is lost by the swap.
     public internal(set) var pendingReplay: [FactorTrainer.Interaction]?
+    /// With the iALS trainer: every pair's net signal and the Gram matrices the per-event fold-in solves against.
+    public internal(set) var implicitFoldIn: ImplicitFoldIn?
 
     public init(configuration: Configuration = .init()) {
         self.configuration = configuration
         self.factors = FactorModel(configuration: configuration.factors)
+        if configuration.trainer == .ials {
+            self.implicitFoldIn = ImplicitFoldIn(
+                solver: ImplicitALS(configuration: configuration.implicitALS, dimensions: configuration.factors.dimensions)
+            )
+        }
         self.cooccurrence = CooccurrenceModel(configuration: configuration.cooccurrence)
         self.trending = TrendingCounter(configuration: configuration.trendingConfiguration)
         self.popularity = TrendingCounter(configuration: .init(halfLife: .seconds(100 * 365 * 24 * 3_600), topSize: 1_000))
@@ -203,8 +214,7 @@ public struct RecommendationEngine: Recommender, Sendable {
 
         if signal > 0 {
             let weight = Float(signal)
-            self.factors.learnPositive(user: user, item: item, weight: weight)
-            self.pendingReplay?.append(FactorTrainer.Interaction(user: user, item: item, signal: weight))
+            self.learnEmbedding(user: user, item: item, signal: weight)
             self.cooccurrence.record(item: item, weight: weight, after: state.recent, at: time)
             self.trending.record(item, weight: signal, at: event.timestamp)
             if let category = self.itemCategories[item] {
@@ -229,8 +239,7 @@ public struct RecommendationEngine: Recommender, Sendable {
                 if self.sessions.count > self.configuration.maxSessions { self.expireSessions() }
             }
         } else if signal < 0 {
-            self.factors.learnNegative(user: user, item: item, weight: Float(-signal))
-            self.pendingReplay?.append(FactorTrainer.Interaction(user: user, item: item, signal: Float(signal)))
+            self.learnEmbedding(user: user, item: item, signal: Float(signal))
             if event.type == .dislike { Self.insertSorted(item, into: &state.disliked) }
             if let index = state.recent.firstIndex(of: item) { state.recent.remove(at: index) }
         }
@@ -631,7 +640,8 @@ public struct RecommendationEngine: Recommender, Sendable {
     /// Installs retrained embeddings and bumps ``modelVersion``.
     ///
     /// Rows for users and items the retrain did not know (created since its snapshot) keep their online vectors;
-    /// the online updates recorded since ``beginRetrain()`` are replayed on top.
+    /// the online updates recorded since ``beginRetrain()`` are replayed on top (with iALS: each user, then each item,
+    /// they touched is folded in again against the installed vectors).
     public mutating func install(_ trained: FactorModel) {
         let d = self.factors.configuration.dimensions
         precondition(trained.configuration.dimensions == d, "retrained embeddings must have the same size")
@@ -642,15 +652,23 @@ public struct RecommendationEngine: Recommender, Sendable {
         users.replaceSubrange(0..<userRows, with: trained.userFactors[0..<userRows])
         items.replaceSubrange(0..<itemRows, with: trained.itemFactors[0..<itemRows])
         self.factors.replace(userFactors: users, itemFactors: items)
-        for interaction in self.pendingReplay ?? [] {
+        if self.implicitFoldIn != nil {
+            self.refoldAfterInstall(self.pendingReplay ?? [])
+        } else {
+            self.replayBPR(self.pendingReplay ?? [])
+        }
+        self.pendingReplay = nil
+        self.modelVersion += 1
+    }
+
+    private mutating func replayBPR(_ interactions: [FactorTrainer.Interaction]) {
+        for interaction in interactions {
             if interaction.signal > 0 {
                 self.factors.learnPositive(user: interaction.user, item: interaction.item, weight: interaction.signal)
             } else {
                 self.factors.learnNegative(user: interaction.user, item: interaction.item, weight: -interaction.signal)
             }
         }
-        self.pendingReplay = nil
-        self.modelVersion += 1
     }
 
     /// The category of `item`, from the latest event that named one in `context.category`.
@@ -702,11 +720,13 @@ public struct RetrainingEngine: Recommender, Sendable {
     private let interval: Int
     private let trainer: FactorTrainer
 
+    /// - Parameter trainer: The retrain's settings; the engine's configuration picks BPR or iALS
+    ///   (``RecommendationEngine/factorTrainer(_:)``).
     public init(engine: RecommendationEngine, interval: Int, trainer: FactorTrainer.Configuration = .init()) {
         precondition(interval > 0, "interval must be positive")
         self.engine = engine
         self.interval = interval
-        self.trainer = FactorTrainer(configuration: trainer, factors: engine.configuration.factors)
+        self.trainer = engine.factorTrainer(trainer)
     }
 
     public var sources: [RecommendationSource] { self.engine.sources }

@@ -50,9 +50,9 @@ public struct FactorModel: Sendable {
 
     public let configuration: Configuration
     /// User vectors, row-major: user `u` occupies `[u·d, (u+1)·d)`.
-    public private(set) var userFactors: [Float] = []
+    public internal(set) var userFactors: [Float] = []
     /// Item vectors, row-major.
-    public private(set) var itemFactors: [Float] = []
+    public internal(set) var itemFactors: [Float] = []
     private var random: SplitMix64
 
     public init(configuration: Configuration = .init()) {
@@ -130,9 +130,9 @@ public struct FactorModel: Sendable {
 
     /// Runs `body` on the user and item vectors in place. The arrays are moved out of `self` first so that they stay
     /// uniquely referenced: writing through them never triggers a copy-on-write of the whole matrix.
-    private mutating func withVectors(
-        _ body: (UnsafeMutableBufferPointer<Float>, UnsafeMutableBufferPointer<Float>) -> Void
-    ) {
+    mutating func withVectors<Result>(
+        _ body: (UnsafeMutableBufferPointer<Float>, UnsafeMutableBufferPointer<Float>) -> Result
+    ) -> Result {
         var userFactors = self.userFactors
         var itemFactors = self.itemFactors
         self.userFactors = []
@@ -141,7 +141,7 @@ public struct FactorModel: Sendable {
             self.userFactors = userFactors
             self.itemFactors = itemFactors
         }
-        userFactors.withUnsafeMutableBufferPointer { users in
+        return userFactors.withUnsafeMutableBufferPointer { users in
             itemFactors.withUnsafeMutableBufferPointer { items in body(users, items) }
         }
     }

@@ -1,0 +1,46 @@
+import StarlingCore
+import StarlingEventLog
+import StarlingModels
+import StarlingStream
+import Testing
+
+struct ModelRetrainerTests {
+    @Test func withTheIALSTrainerTheLiveRetrainIsAnIALSRefit() async throws {
+        let directory = TemporaryDirectory()
+        let log = try openLog(directory.path)
+        let dedup = DeduplicationIndex()
+        let engine = try RecommendationEngine.Configuration(settings: ["trainer=ials", "ials_iterations=5"])
+        let processor = StreamProcessor(
+            log: log,
+            profiles: MemoryProfileStore(),
+            deduplication: dedup,
+            checkpoints: MemoryCheckpointStore(),
+            catalog: ItemCatalog(),
+            configuration: .init(checkpointInterval: .seconds(3_600), engine: engine),
+            logger: testLogger
+        )
+        let retrainer = ModelRetrainer(log: log, processor: processor, configuration: .init(interval: nil), logger: testLogger)
+        try await withRunningProcessor(processor) {
+            // Two tastes: users 0–9 like a and b, users 10–19 like x and y.
+            var events: [Event] = []
+            for u in 0..<20 {
+                let items = u < 10 ? ["a", "b"] : ["x", "y"]
+                for (k, item) in items.enumerated() { events.append(event(.like, user: "u\(u)", item: item, at: Int64(u * 10 + k))) }
+            }
+            let service = IngestService(log: log, deduplication: dedup, decoder: IngestBatchDecoder())
+            _ = try await service.ingest(events.map { .success($0) }, receivedAt: .now())
+            try await eventually("40 applied") { processor.appliedCount == 40 }
+            #expect(processor.engine.read { $0.implicitFoldIn?.feedback.users.count } == 20)
+            await retrainer.retrain()
+            #expect(retrainer.status.completed == 1)
+            #expect(retrainer.status.lastError == nil)
+            #expect(processor.engine.read { $0.modelVersion } == 1)
+            // After the refit a new user who likes a is folded in and gets b from the embedding alone.
+            _ = try await service.ingest([.success(event(.like, user: "new", item: "a", at: 1_000))], receivedAt: .now())
+            try await eventually("41 applied") { processor.appliedCount == 41 }
+            let top = processor.engine.read { $0.recommend(user: "new", count: 1, source: .embedding) }
+            #expect(top.first?.item == "b")
+        }
+        await log.close()
+    }
+}
