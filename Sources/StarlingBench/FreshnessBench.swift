@@ -28,6 +28,8 @@ struct FreshnessBench: AsyncParsableCommand {
     var durability = "fsync"
     @Option(help: "Clients that post one event and then wait for it to be visible (read-your-writes), in a loop.")
     var clients = 4
+    @Option(name: .customLong("read-your-writes-ms"), help: "The clients' longest wait, as `starling serve` bounds it.")
+    var readYourWritesMilliseconds = 10
     @Option(help: "Directory for the data (removed afterwards).")
     var directory = "/tmp/starling-bench-freshness"
 
@@ -50,6 +52,8 @@ struct FreshnessBench: AsyncParsableCommand {
         let dedup = DeduplicationIndex()
         let acknowledgements = AcknowledgedEvents()
         let waits = LockedBox<[Int64]>([])
+        let timeouts = LockedBox(0)
+        let bound = Duration.milliseconds(self.readYourWritesMilliseconds)
         let processor = StreamProcessor(
             log: log,
             profiles: MemoryProfileStore(),
@@ -96,9 +100,12 @@ struct FreshnessBench: AsyncParsableCommand {
                         )
                         guard (try? await ingest.ingest([.success(event)], receivedAt: .now())) != nil else { continue }
                         let acknowledged = ContinuousClock.now
-                        let visible = await acknowledgements.waitUntilVisible("rw-client-\(client)", timeout: .seconds(10))
+                        let visible = await acknowledgements.waitUntilVisible("rw-client-\(client)", timeout: bound)
                         let waited = (ContinuousClock.now - acknowledged).wholeNanoseconds
-                        if measuring.value, visible { waits.withLock { $0.append(waited) } }
+                        if measuring.value {
+                            waits.withLock { $0.append(waited) }
+                            if !visible { timeouts.withLock { $0 += 1 } }
+                        }
                         try? await Task.sleep(for: .milliseconds(1))
                     }
                 }
@@ -140,7 +147,8 @@ struct FreshnessBench: AsyncParsableCommand {
         sorted = waits.withLock { $0 }
         sorted.sort()
         print(
-            "read_your_writes_wait clients=\(self.clients) samples=\(sorted.count) p50_ms=\(percentile(0.5))"
+            "read_your_writes_wait clients=\(self.clients) bound_ms=\(self.readYourWritesMilliseconds)"
+                + " samples=\(sorted.count) timeouts=\(timeouts.value) p50_ms=\(percentile(0.5))"
                 + " p90_ms=\(percentile(0.9)) p99_ms=\(percentile(0.99)) p999_ms=\(percentile(0.999))"
                 + " max_ms=\(percentile(1.0))"
         )

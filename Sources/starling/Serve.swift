@@ -117,7 +117,10 @@ struct Serve: AsyncParsableCommand {
     )
     var retrainMinutes = 60
 
-    @Option(name: .customLong("retrain-epochs"), help: "Passes over the data in a full retrain.")
+    @Option(
+        name: .customLong("retrain-epochs"),
+        help: "Passes over the data in a full retrain with the BPR trainer (the iALS trainer takes --model ials_iterations=N)."
+    )
     var retrainEpochs = 10
 
     @Option(
