@@ -27,7 +27,7 @@ wait_applied() {
 }
 counter() { curl -s localhost:$PORT/metrics | awk -v name="$1" '$1 == name {print $2}'; }
 mixed() {
-  USERS=$USERS ITEMS=$ITEMS WRITES=0.1 wrk -t2 -c32 -d"$1s" --latency -s scripts/bench/mixed.lua http://127.0.0.1:$PORT
+  USERS=$USERS ITEMS=$ITEMS WRITES=0.1 wrk -t2 -c"$2" -d"$1s" --latency -s scripts/bench/mixed.lua http://127.0.0.1:$PORT
 }
 
 echo "## mixed workload: seeding (${USERS} users, ${ITEMS} items, Zipf 0.5)"
@@ -50,14 +50,17 @@ for round in 1 2; do
     SPID=$!
     wait_ready
     wait_applied
-    mixed "$SECONDS_PER_RUN" >/dev/null
-    hits0=$(counter "$hit"); misses0=$(counter "$miss")
-    printf "round $round cache $mode: "
-    mixed "$SECONDS_PER_RUN" | grep -E "Requests/sec|^ +(50|99)%|Non-2xx" | tr -s ' ' | tr '\n' ' '
-    hits=$(counter "$hit"); misses=$(counter "$miss")
-    stale=$(counter starling_read_your_writes_timeouts_total)
-    awk -v h0="${hits0:-0}" -v m0="${misses0:-0}" -v h="${hits:-0}" -v m="${misses:-0}" -v s="${stale:-0}" \
-      'BEGIN { d = (h - h0) + (m - m0); printf "hit ratio %.3f (%d of %d lookups); read-your-writes timeouts %d\n", d > 0 ? (h - h0) / d : 0, h - h0, d, s }'
+    mixed "$SECONDS_PER_RUN" 32 >/dev/null
+    for connections in 32 8; do
+      hits0=$(counter "$hit"); misses0=$(counter "$miss")
+      printf "round $round cache $mode, $connections connections: "
+      mixed "$SECONDS_PER_RUN" $connections | grep -E "Requests/sec|^ +(50|99)%|Non-2xx" | tr -s ' ' | tr '\n' ' '
+      hits=$(counter "$hit"); misses=$(counter "$miss")
+      stale=$(counter starling_read_your_writes_timeouts_total)
+      awk -v h0="${hits0:-0}" -v m0="${misses0:-0}" -v h="${hits:-0}" -v m="${misses:-0}" -v s="${stale:-0}" \
+        'BEGIN { d = (h - h0) + (m - m0); r = 0; if (d > 0) r = (h - h0) / d
+                 printf "hit ratio %.3f (%d of %d lookups); read-your-writes timeouts so far %d\n", r, h - h0, d, s }'
+    done
     kill $SPID; wait $SPID 2>/dev/null || true
   done
 done
