@@ -75,6 +75,9 @@ public struct RecommendationController<Profiles: ProfileStore>: Sendable {
         return Responses.json(writer, headers: result.fresh ? [:] : [Self.freshnessHeader: "stale"])
     }
 
+    /// The longest `exclude_seen` window: 100 years, in milliseconds.
+    static var longestSeenWindow: Int64 { 36_500 * 86_400_000 }
+
     /// `Starling-Freshness: stale` on a list served after the wait for the user's acknowledged events passed its
     /// bound.
     static var freshnessHeader: HTTPField.Name { HTTPField.Name("Starling-Freshness")! }
@@ -185,7 +188,12 @@ public struct RecommendationController<Profiles: ProfileStore>: Sendable {
                 guard let unit = raw.last.flatMap({ units[$0] }), let amount = Int64(raw.dropLast()), amount > 0 else {
                     throw fail("exclude_seen must be true, false or a window like 30m, 24h or 7d, found '\(raw)'")
                 }
-                options.excludeSeen = .within(milliseconds: amount * unit)
+                // A window longer than the longest history kept is the whole history: at most 100 years.
+                let (window, overflow) = amount.multipliedReportingOverflow(by: unit)
+                guard !overflow, window <= Self.longestSeenWindow else {
+                    throw fail("exclude_seen window must be at most 36500d, found '\(raw)'")
+                }
+                options.excludeSeen = .within(milliseconds: window)
             }
         }
         for raw in query.getAll("boost") {
