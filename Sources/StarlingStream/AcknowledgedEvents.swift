@@ -19,6 +19,9 @@ public final class AcknowledgedEvents: AcknowledgementSink {
     private struct Waiter {
         var marks: Marks
         var continuation: CheckedContinuation<Bool, Never>
+        /// Ends the wait at its bound; cancelled when the processor resumes the wait first, so that no timer
+        /// outlives its wait.
+        var timeout: Task<Void, Never>?
     }
 
     private struct Visibility {
@@ -67,13 +70,13 @@ public final class AcknowledgedEvents: AcknowledgementSink {
     /// The processor has made every record before `positions` visible to serving: resumes the requests waiting
     /// for them.
     public func advance(to positions: Marks) {
-        let (ready, sweep) = self.visibility.withLock { state -> ([CheckedContinuation<Bool, Never>], Marks?) in
+        let (ready, sweep) = self.visibility.withLock { state -> ([Waiter], Marks?) in
             for (partition, next) in positions where next > state.applied[partition] ?? 0 {
                 state.applied[partition] = next
             }
-            var ready: [CheckedContinuation<Bool, Never>] = []
+            var ready: [Waiter] = []
             for (id, waiter) in state.waiters where Self.covers(state.applied, waiter.marks) {
-                ready.append(waiter.continuation)
+                ready.append(waiter)
                 state.waiters[id] = nil
             }
             let now = ContinuousClock.now
@@ -81,7 +84,10 @@ public final class AcknowledgedEvents: AcknowledgementSink {
             state.lastSweep = now
             return (ready, state.applied)
         }
-        for continuation in ready { continuation.resume(returning: true) }
+        for waiter in ready {
+            waiter.timeout?.cancel()
+            waiter.continuation.resume(returning: true)
+        }
         if let applied = sweep {
             for shard in self.shards {
                 shard.withLock { marks in marks = marks.filter { !Self.covers(applied, $0.value) } }
@@ -117,18 +123,26 @@ public final class AcknowledgedEvents: AcknowledgementSink {
         return await withCheckedContinuation { continuation in
             let parked = self.visibility.withLock { state -> Bool in
                 guard !Self.covers(state.applied, marks) else { return false }
-                state.waiters[id] = Waiter(marks: marks, continuation: continuation)
+                state.waiters[id] = Waiter(marks: marks, continuation: continuation, timeout: nil)
                 return true
             }
             guard parked else {
                 continuation.resume(returning: true)
                 return
             }
-            Task {
+            let timer = Task {
                 await self.sleep(timeout)
+                guard !Task.isCancelled else { return }
                 let expired = self.visibility.withLock { $0.waiters.removeValue(forKey: id) }
                 expired?.continuation.resume(returning: false)
             }
+            // The processor may have resumed the wait meanwhile: then the timer has nothing left to end.
+            let stillWaiting = self.visibility.withLock { state -> Bool in
+                guard state.waiters[id] != nil else { return false }
+                state.waiters[id]?.timeout = timer
+                return true
+            }
+            if !stillWaiting { timer.cancel() }
         }
     }
 
