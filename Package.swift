@@ -162,7 +162,7 @@ let package = Package(
         ),
         .target(
             name: "StarlingTestSupport",
-            dependencies: ["StarlingRedis"],
+            dependencies: ["StarlingCore", "StarlingRedis"],
             path: "Tests/StarlingTestSupport"
         ),
         .testTarget(

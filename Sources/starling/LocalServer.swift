@@ -1,4 +1,5 @@
 import Foundation
+import StarlingCore
 import StarlingEvaluation
 
 #if canImport(Glibc)
@@ -100,23 +101,12 @@ final class LocalServer {
         return Bundle.main.executablePath ?? CommandLine.arguments[0]
     }
 
-    /// A loopback TCP port that was free a moment ago (bound to port 0, then released).
+    /// A loopback TCP port that was free a moment ago.
     static func freeLoopbackPort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw EvalError("cannot find a free port: socket() failed") }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Int32 in
-                guard bind(fd, pointer, length) == 0 else { return -1 }
-                return getsockname(fd, pointer, &length)
-            }
+        do {
+            return try LoopbackPort.free()
+        } catch {
+            throw EvalError(error.description)
         }
-        guard bound == 0 else { throw EvalError("cannot find a free port: binding 127.0.0.1:0 failed") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 }
