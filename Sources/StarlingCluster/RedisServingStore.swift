@@ -226,13 +226,7 @@ public final class RedisServingStore: SharedServingStore, ServingStatePublisher,
     /// the acknowledgement: API processes compare them with the published state (read-your-writes across
     /// processes). A failure is logged and counted; the events stay acknowledged (they are durable in the log).
     public func acknowledged(_ appends: [LogAppend], at positions: [LogPosition]) async {
-        var marks: [String: [TopicPartition: Int64]] = [:]
-        for (append, position) in zip(appends, positions) {
-            marks[append.key, default: [:]][position.topicPartition] = max(
-                position.offset + 1,
-                marks[append.key]?[position.topicPartition] ?? 0
-            )
-        }
+        let marks = AcknowledgedEvents.marks(of: appends, at: positions)
         guard !marks.isEmpty else { return }
         let ttl = Array(String(max(1, self.configuration.acknowledgementTimeToLive.wholeMilliseconds)).utf8)
         let commands = marks.map { user, positions -> [[UInt8]] in

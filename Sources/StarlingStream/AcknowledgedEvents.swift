@@ -54,15 +54,23 @@ public final class AcknowledgedEvents: AcknowledgementSink {
 
     /// Records the positions of acknowledged records (synchronously).
     public func record(_ appends: [LogAppend], at positions: [LogPosition]) {
-        for (append, position) in zip(appends, positions) {
-            let next = position.offset + 1
-            self.shard(append.key).withLock { marks in
-                marks[append.key, default: [:]][position.topicPartition] = max(
-                    next,
-                    marks[append.key]?[position.topicPartition] ?? 0
-                )
+        for (user, userMarks) in Self.marks(of: appends, at: positions) {
+            self.shard(user).withLock { table in
+                table[user, default: [:]].merge(userMarks) { max($0, $1) }
             }
         }
+    }
+
+    /// Per user (the records' key), the position just past their last record in each partition of the batch.
+    public static func marks(of appends: [LogAppend], at positions: [LogPosition]) -> [String: Marks] {
+        var marks: [String: Marks] = [:]
+        for (append, position) in zip(appends, positions) {
+            marks[append.key, default: [:]][position.topicPartition] = max(
+                position.offset + 1,
+                marks[append.key]?[position.topicPartition] ?? 0
+            )
+        }
+        return marks
     }
 
     // MARK: - Processor side

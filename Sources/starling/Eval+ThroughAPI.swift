@@ -57,14 +57,7 @@ extension Eval {
 
         print(EvaluationRow.table(rows), terminator: "")
         for line in summaries { print(line) }
-        if let jsonPath = self.jsonPath {
-            do {
-                try EvaluationRow.writeJSON(rows, toFile: jsonPath)
-            } catch {
-                throw EvalError("cannot write --json \(jsonPath): \(error.localizedDescription)")
-            }
-            Self.note("wrote \(jsonPath)")
-        }
+        try self.writeJSON(rows)
     }
 
     /// Checks the options that do not apply through the API: sources other than the blend, `--retrain-every`, and

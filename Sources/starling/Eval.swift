@@ -148,14 +148,18 @@ struct Eval: ParsableCommand {
         }
 
         print(EvaluationRow.table(rows), terminator: "")
-        if let jsonPath = self.jsonPath {
-            do {
-                try EvaluationRow.writeJSON(rows, toFile: jsonPath)
-            } catch {
-                throw EvalError("cannot write --json \(jsonPath): \(error.localizedDescription)")
-            }
-            Self.note("wrote \(jsonPath)")
+        try self.writeJSON(rows)
+    }
+
+    /// Writes `rows` to `--json`, when given.
+    func writeJSON(_ rows: [EvaluationRow]) throws {
+        guard let jsonPath = self.jsonPath else { return }
+        do {
+            try EvaluationRow.writeJSON(rows, toFile: jsonPath)
+        } catch {
+            throw EvalError("cannot write --json \(jsonPath): \(error.localizedDescription)")
         }
+        Self.note("wrote \(jsonPath)")
     }
 
     /// `duration` as seconds with two decimals, for example `1.25 s`.
