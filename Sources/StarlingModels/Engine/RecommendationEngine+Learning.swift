@@ -1,0 +1,93 @@
+public import StarlingCore
+
+extension RecommendationEngine {
+    // MARK: - Learning
+
+    public mutating func learn(_ event: Event) {
+        self.eventCount += 1
+        if event.timestamp > self.latest { self.latest = event.timestamp }
+        guard let itemName = event.item else { return }
+        let item = self.internItem(ItemKey(itemName))
+        let user = self.internUser(event.user)
+        let time = event.timestamp.milliseconds
+        // Move the state out so that its arrays stay uniquely referenced while they change (no copy per event).
+        var state = self.users[Int(user)]
+        self.users[Int(user)] = UserState()
+        defer { self.users[Int(user)] = state }
+        state.events &+= 1
+        state.lastEvent = max(state.lastEvent, time)
+
+        let mean =
+            (Double(state.ratingSum) + self.configuration.signals.ratingPriorMean
+                * self.configuration.signals.ratingPriorCount)
+            / (Double(state.ratingCount) + self.configuration.signals.ratingPriorCount)
+        let signal = self.configuration.signals.signal(of: event, userMeanRating: mean)
+        if event.type == .rating, let value = event.value {
+            state.ratingSum += Float(value)
+            state.ratingCount += 1
+        }
+        Self.insertSorted(item, into: &state.seen)
+        if let category = Self.category(of: event) { self.itemCategories[item] = category }
+        self.popularity.record(item, weight: 1, at: event.timestamp)
+
+        if signal > 0 {
+            let weight = Float(signal)
+            self.learnEmbedding(user: user, item: item, signal: weight)
+            self.cooccurrence.record(item: item, weight: weight, after: state.recent, at: time)
+            self.trending.record(item, weight: signal, at: event.timestamp)
+            if let category = self.itemCategories[item] {
+                self.categoryPopularity[
+                    category,
+                    default: TrendingCounter(configuration: .init(halfLife: self.configuration.trendingHalfLife, topSize: 300))
+                ].record(item, weight: signal, at: event.timestamp)
+            }
+            let segment = self.kmeans.update(self.factors.userVector(user))
+            state.segment = Int16(segment)
+            self.segmentPopularity[segment].record(item, weight: signal, at: event.timestamp)
+            if let index = state.recent.firstIndex(of: item) { state.recent.remove(at: index) }
+            state.recent.append(item)
+            if state.recent.count > self.configuration.recentWindow { state.recent.removeFirst() }
+            if let session = event.session {
+                var items = self.sessions.removeValue(forKey: session) ?? []
+                if let index = items.firstIndex(of: item) { items.remove(at: index) }
+                items.append(item)
+                if items.count > self.configuration.recentWindow { items.removeFirst() }
+                self.sessions[session] = items
+                self.sessionTimes[session] = max(self.sessionTimes[session] ?? time, time)
+                if self.sessions.count > self.configuration.maxSessions { self.expireSessions() }
+            }
+        } else if signal < 0 {
+            self.learnEmbedding(user: user, item: item, signal: Float(signal))
+            if event.type == .dislike { Self.insertSorted(item, into: &state.disliked) }
+            if let index = state.recent.firstIndex(of: item) { state.recent.remove(at: index) }
+        }
+    }
+
+    private static func category(of event: Event) -> String? {
+        for (key, value) in event.context where key == "category" {
+            if case .string(let category) = value { return category }
+        }
+        return nil
+    }
+
+    private static func insertSorted(_ value: Int32, into array: inout [Int32]) {
+        var low = 0
+        var high = array.count
+        while low < high {
+            let mid = (low + high) / 2
+            if array[mid] < value { low = mid + 1 } else { high = mid }
+        }
+        if low < array.count, array[low] == value { return }
+        array.insert(value, at: low)
+    }
+
+    private static func containsSorted(_ value: Int32, in array: [Int32]) -> Bool {
+        var low = 0
+        var high = array.count
+        while low < high {
+            let mid = (low + high) / 2
+            if array[mid] < value { low = mid + 1 } else { high = mid }
+        }
+        return low < array.count && array[low] == value
+    }
+}
