@@ -47,19 +47,19 @@ struct EngineBench: ParsableCommand {
         }
         let seconds = elapsed.fractionalSeconds
         let after = Self.residentBytes()
-        let knownUsers = engine.userIDs.count
+        let knownUsers = engine.userCount
         // Per-user memory, estimated from the resident set growth minus what is per item (embeddings,
         // co-occurrence, trending), then measured directly for the per-user structures.
         let dimensions = configuration.factors.dimensions
         var userBytes = 0
-        for state in engine.users {
+        for state in engine.userStates {
             userBytes += MemoryLayout<RecommendationEngine.UserState>.stride
             userBytes += Self.arrayBytes(state.seen) + Self.arrayBytes(state.recent) + Self.arrayBytes(state.disliked)
         }
         userBytes += knownUsers * dimensions * MemoryLayout<Float>.stride
-        let idBytes = engine.userIDs.keys.reduce(0) { $0 + max(0, $1.utf8.count - 15) } + knownUsers * (16 + 4 + 8)
+        let idBytes = engine.userIndexBytes
         print(
-            "engine learn-only events=\(self.events) users=\(knownUsers) items=\(engine.itemKeys.count) dims=\(dimensions)"
+            "engine learn-only events=\(self.events) users=\(knownUsers) items=\(engine.itemCount) dims=\(dimensions)"
                 + " seconds=\(String(format: "%.2f", seconds)) events_per_second=\(Int(Double(self.events) / seconds))"
                 + " ns_per_event=\(Int(seconds * 1e9 / Double(self.events)))"
         )

@@ -33,8 +33,8 @@ public struct RetrainingEngine: Recommender, Sendable {
         let interactions = self.engine.interactions(from: self.events)
         if let trained = self.trainer.train(
             interactions,
-            userCount: self.engine.users.count,
-            itemCount: self.engine.itemKeys.count
+            userCount: self.engine.userCount,
+            itemCount: self.engine.itemCount
         ) {
             self.engine.install(trained)
         }

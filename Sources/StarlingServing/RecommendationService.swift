@@ -290,7 +290,7 @@ public struct RecommendationService<Profiles: ProfileStore>: Sendable {
             }
         }
         let (items, modelVersion, modelHasUser) = self.engine.read { engine -> ([Recommendation], UInt64, Bool) in
-            let excluded = Set(request.exclude.union(recentlySeen).compactMap { engine.itemIDs[$0] })
+            let excluded = Set(request.exclude.union(recentlySeen).compactMap { engine.itemID($0) })
             // Filters drop candidates, so ask for more than needed.
             let depth = request.filters ? max(request.count * 5, request.count + 100) : request.count + 20
             let blended =
@@ -311,7 +311,7 @@ public struct RecommendationService<Profiles: ProfileStore>: Sendable {
                         excludeSeen: request.excludeSeen == .all
                     )
                 }
-            let known = published.map { $0.model.events > 0 } ?? (engine.userIDs[user] != nil)
+            let known = published.map { $0.model.events > 0 } ?? (engine.knows(user: user))
             let shaped: [Recommendation]
             if !known || blended.isEmpty {
                 let candidates = self.withFreshItems(blended, engine: engine, now: now, excluded: excluded)
@@ -338,12 +338,12 @@ public struct RecommendationService<Profiles: ProfileStore>: Sendable {
         now: EventTime,
         excluded: Set<Int32>
     ) -> [(key: ItemKey, score: Double, reason: String)] {
-        var result = candidates.map { (key: engine.itemKeys[Int($0.item)], score: Double($0.score), reason: $0.reason.description) }
+        var result = candidates.map { (key: engine.itemKey($0.item), score: Double($0.score), reason: $0.reason.description) }
         let top = result.first?.score ?? 1
         let fresh = self.catalog.fresh(since: now.advanced(byMilliseconds: -7 * 86_400_000), now: now, limit: 20)
         for (rank, item) in fresh.enumerated() {
             let key = ItemKey(item.id)
-            if let id = engine.itemIDs[key], excluded.contains(id) { continue }
+            if let id = engine.itemID(key), excluded.contains(id) { continue }
             guard !result.contains(where: { $0.key == key }) else { continue }
             result.append((key, top * 0.9 / Double(rank + 1), "new"))
         }
@@ -357,7 +357,7 @@ public struct RecommendationService<Profiles: ProfileStore>: Sendable {
         now: EventTime
     ) -> [Recommendation] {
         self.shape(
-            candidates.map { (key: engine.itemKeys[Int($0.item)], score: Double($0.score), reason: $0.reason.description) },
+            candidates.map { (key: engine.itemKey($0.item), score: Double($0.score), reason: $0.reason.description) },
             request: request,
             engine: engine,
             now: now
@@ -376,7 +376,7 @@ public struct RecommendationService<Profiles: ProfileStore>: Sendable {
         for candidate in candidates {
             let entry = self.catalog.item(candidate.key.name)
             if let entry, !entry.isRecommendable(at: now) { continue }
-            let id = engine.itemIDs[candidate.key]
+            let id = engine.itemID(candidate.key)
             let category = entry?.category ?? id.flatMap { engine.category(of: $0) }
             if !request.categories.isEmpty, !(category.map { request.categories.contains($0) } ?? false) { continue }
             if let category, request.excludeCategories.contains(category) { continue }
@@ -468,14 +468,14 @@ public struct RecommendationService<Profiles: ProfileStore>: Sendable {
         let items = self.engine.read { engine -> [Recommendation] in
             var recent = session.map { engine.sessionItems($0) } ?? []
             for name in recentItems {
-                if let id = engine.itemIDs[ItemKey(name)], !recent.contains(id) { recent.append(id) }
+                if let id = engine.itemID(named: name), !recent.contains(id) { recent.append(id) }
             }
-            var excluded = Set(request.exclude.compactMap { engine.itemIDs[$0] })
+            var excluded = Set(request.exclude.compactMap { engine.itemID($0) })
             excluded.formUnion(recent)
             let depth = request.filters ? max(request.count * 5, request.count + 100) : request.count + 20
             let candidates = engine.sessionCandidates(recent: recent, count: depth, excluding: excluded)
             let named = candidates.map {
-                (key: engine.itemKeys[Int($0.item)], score: Double($0.score), reason: $0.reason.description)
+                (key: engine.itemKey($0.item), score: Double($0.score), reason: $0.reason.description)
             }
             let given = Set(recentItems.map { ItemKey($0) })
             return self.shape(named.filter { !given.contains($0.key) }, request: request, engine: engine, now: now)
@@ -486,14 +486,14 @@ public struct RecommendationService<Profiles: ProfileStore>: Sendable {
     /// Items most similar to `item` (by time-decayed co-occurrence), or `nil` when the item was never seen.
     public func similarItems(to item: ItemKey, count: Int, excluding: Set<ItemKey> = []) -> [Recommendation]? {
         self.engine.read { engine in
-            guard engine.itemIDs[item] != nil else { return nil }
-            let excluded = Set(excluding.compactMap { engine.itemIDs[$0] })
+            guard engine.itemID(item) != nil else { return nil }
+            let excluded = Set(excluding.compactMap { engine.itemID($0) })
             let now = EventTime.now()
             return engine.similarItems(to: item, count: count + excluded.count + 20)
-                .filter { !excluded.contains($0.item) && self.catalog.isRecommendable(engine.itemKeys[Int($0.item)].name, at: now) }
+                .filter { !excluded.contains($0.item) && self.catalog.isRecommendable(engine.itemKey($0.item).name, at: now) }
                 .prefix(count)
                 .map {
-                    Recommendation(item: engine.itemKeys[Int($0.item)].name, score: Double($0.score), reason: $0.reason.description)
+                    Recommendation(item: engine.itemKey($0.item).name, score: Double($0.score), reason: $0.reason.description)
                 }
         }
     }
@@ -505,10 +505,10 @@ public struct RecommendationService<Profiles: ProfileStore>: Sendable {
             return self.engine.read { engine in
                 let now = EventTime.now()
                 return engine.categoryCandidates(category, count: count + 20, excluding: [])
-                    .filter { self.catalog.isRecommendable(engine.itemKeys[Int($0.item)].name, at: now) }
+                    .filter { self.catalog.isRecommendable(engine.itemKey($0.item).name, at: now) }
                     .prefix(count)
                     .map {
-                    Recommendation(item: engine.itemKeys[Int($0.item)].name, score: Double($0.score), reason: $0.reason.description)
+                    Recommendation(item: engine.itemKey($0.item).name, score: Double($0.score), reason: $0.reason.description)
                 }
             }
         }

@@ -111,7 +111,7 @@ public final class ModelRetrainer<Log: EventLog>: Service {
             let events = try await self.readEvents(upTo: positions)
             let interactions = snapshot.interactions(from: events)
             let trainer = snapshot.factorTrainer(self.configuration.trainer)
-            let (userCount, itemCount) = (snapshot.users.count, snapshot.itemKeys.count)
+            let (userCount, itemCount) = (snapshot.userCount, snapshot.itemCount)
             let trained = await Self.onThread {
                 trainer.train(interactions, userCount: userCount, itemCount: itemCount)
             }

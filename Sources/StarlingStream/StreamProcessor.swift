@@ -354,7 +354,7 @@ public final class StreamProcessor<Log: EventLog>: Service {
         let (models, sessionItems) = self.engine.read { engine in
             (
                 users.map { engine.portableUser($0) },
-                sessions.map { session in engine.sessionItems(session).map { engine.itemKeys[Int($0)] } }
+                sessions.map { session in engine.sessionItems(session).map { engine.itemKey($0) } }
             )
         }
         var partitionCounts: [String: Int] = [:]

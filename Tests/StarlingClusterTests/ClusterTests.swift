@@ -80,7 +80,7 @@ private final class Deployment: Sendable {
         self.store.publish(users: users)
         let sessions = Set(events.compactMap(\.session)).map { session in
             PublishedSession(id: session, items: self.engine.read { engine in
-                engine.sessionItems(session).map { engine.itemKeys[Int($0)] }
+                engine.sessionItems(session).map { engine.itemKey($0) }
             })
         }
         self.store.publish(sessions: sessions)

@@ -179,7 +179,7 @@ struct ImplicitALSEngineTests {
         var engine = try Self.engine(["trainer=ials", "ials_user_fold_in_limit=1"])
         Self.trained(&engine)
         engine.learn(Self.like("solo", "a", at: 10_000))
-        let user = try #require(engine.userIDs["solo"])
+        let user = try #require(engine.userID("solo"))
         let folded = Array(engine.factors.userVector(user))
         engine.learn(Self.like("solo", "x", at: 10_001))  // a second item: past the limit
         #expect(Array(engine.factors.userVector(user)) == folded)
@@ -202,8 +202,8 @@ struct ImplicitALSEngineTests {
         let trained = try #require(
             snapshot.factorTrainer().train(
                 snapshot.interactions(from: events),
-                userCount: snapshot.users.count,
-                itemCount: snapshot.itemKeys.count
+                userCount: snapshot.userCount,
+                itemCount: snapshot.itemCount
             )
         )
         engine.install(trained)
@@ -227,7 +227,7 @@ struct ImplicitALSEngineTests {
         #expect(restored.implicitFoldIn?.feedback.users == engine.implicitFoldIn?.feedback.users)
         engine.learn(Self.like("ab-1", "x", at: 50_000))
         restored.learn(Self.like("ab-1", "x", at: 50_000))
-        for (a, b) in zip(engine.factors.userVector(engine.userIDs["ab-1"]!), restored.factors.userVector(restored.userIDs["ab-1"]!)) {
+        for (a, b) in zip(engine.factors.userVector(engine.userID("ab-1")!), restored.factors.userVector(restored.userID("ab-1")!)) {
             #expect(abs(a - b) < 1e-4)
         }
     }

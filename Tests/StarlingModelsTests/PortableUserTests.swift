@@ -24,7 +24,7 @@ struct PortableUserTests {
     }
 
     private func names(_ candidates: [RecommendationEngine.Candidate], _ engine: RecommendationEngine) -> [String] {
-        candidates.map { "\(engine.itemKeys[Int($0.item)].name) \($0.score) \($0.reason)" }
+        candidates.map { "\(engine.itemKey($0.item).name) \($0.score) \($0.reason)" }
     }
 
     @Test(arguments: ["ab-3", "xy-7", "ab-59"])
@@ -55,8 +55,8 @@ struct PortableUserTests {
         let portable = try #require(live.portableUser("newcomer"))
         #expect(snapshot.userState("newcomer") == nil)
         let fromSnapshot = snapshot.candidates(for: portable, count: 3, source: .blend, excluding: [])
-        #expect(fromSnapshot.first.map { snapshot.itemKeys[Int($0.item)].name } == "y")
-        #expect(!fromSnapshot.contains { snapshot.itemKeys[Int($0.item)].name == "x" }, "the item just liked is seen")
+        #expect(fromSnapshot.first.map { snapshot.itemKey($0.item).name } == "y")
+        #expect(!fromSnapshot.contains { snapshot.itemKey($0.item).name == "x" }, "the item just liked is seen")
     }
 
     @Test func itemsTheSnapshotDoesNotKnowAreLeftOut() throws {
@@ -67,7 +67,7 @@ struct PortableUserTests {
         let portable = try #require(live.portableUser("u"))
         #expect(portable.seen.contains(ItemKey("brand-new")))
         let list = snapshot.candidates(for: portable, count: 5, source: .blend, excluding: [])
-        #expect(list.first.map { snapshot.itemKeys[Int($0.item)].name } == "b")
+        #expect(list.first.map { snapshot.itemKey($0.item).name } == "b")
     }
 
     @Test func anEmbeddingOfAnotherModelVersionIsNotUsed() throws {

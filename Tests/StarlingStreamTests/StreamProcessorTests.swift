@@ -99,7 +99,7 @@ struct StreamProcessorTests {
         #expect(processor.appliedCount == 100)
         // The models were restored too: the engine has learned each of the 300 events exactly once.
         #expect(processor.engine.read { $0.eventCount } == 300)
-        #expect(processor.engine.read { $0.itemKeys.count } == 300)
+        #expect(processor.engine.read { $0.itemCount } == 300)
         for user in users {
             let profile = try #require(processor.profiles.profile(for: user))
             #expect(profile.eventCount == 15)
@@ -205,7 +205,7 @@ struct StreamProcessorTests {
             // Learning continues on the new embeddings.
             _ = try await self.ingest(log, dedup, [event(.like, user: "u0", item: "fresh", at: 1_000)])
             try await eventually("applied") { processor.appliedCount == 101 }
-            #expect(processor.engine.read { $0.itemIDs["fresh"] } != nil)
+            #expect(processor.engine.read { $0.itemID(named: "fresh") } != nil)
         }
         await log.close()
     }

@@ -12,10 +12,9 @@ extension RecommendationEngine {
         w.write(self.modelVersion)
         w.writeVarint(UInt64(self.itemKeys.count))
         for key in self.itemKeys { w.write(key.name) }
-        let userNames = self.userIDs.sorted { $0.value < $1.value }.map(\.key)
-        w.writeVarint(UInt64(userNames.count))
-        for (name, state) in zip(userNames, self.users) {
-            w.write(name)
+        w.writeVarint(UInt64(self.users.count))
+        for (id, state) in self.users.enumerated() {
+            w.write(self.userIndex.key(Int32(id)))
             w.write(int32s: state.seen)
             w.write(int32s: state.recent)
             w.write(int32s: state.disliked)
@@ -53,10 +52,10 @@ extension RecommendationEngine {
         w.writeVarint(UInt64(self.kmeans.counts.count))
         for count in self.kmeans.counts { w.writeVarint(UInt64(count)) }
         w.writeVarint(UInt64(self.sessions.count))
-        for (session, items) in self.sessions {
+        for (session, state) in self.sessions {
             w.write(session)
-            w.write(int32s: items)
-            w.write(self.sessionTimes[session] ?? 0)
+            w.write(int32s: state.items)
+            w.write(state.lastActive)
         }
         if let feedback = self.implicitFoldIn?.feedback {
             w.write(UInt8(1))
@@ -106,15 +105,15 @@ extension RecommendationEngine {
         self.modelVersion = try r.readUInt64()
         let itemCount = try r.readVarint()
         guard itemCount <= UInt64(r.remaining) else { throw .truncated }
-        for id in 0..<Int(itemCount) {
-            let key = ItemKey(try r.readString())
-            self.itemKeys.append(key)
-            self.itemIDs[key] = Int32(id)
+        for _ in 0..<Int(itemCount) {
+            let name = try r.readString()
+            guard self.itemIndex.intern(name).inserted else { throw .malformed }
+            self.itemKeys.append(ItemKey(name))
         }
         let userCount = try r.readVarint()
         guard userCount <= UInt64(r.remaining) else { throw .truncated }
         self.users.reserveCapacity(Int(userCount))
-        for id in 0..<Int(userCount) {
+        for _ in 0..<Int(userCount) {
             let name = try r.readString()
             var state = UserState()
             state.seen = try r.readInt32s()
@@ -125,7 +124,9 @@ extension RecommendationEngine {
             state.segment = Int16(truncatingIfNeeded: Int32(bitPattern: try r.readUInt32()))
             state.events = try r.readUInt32()
             state.lastEvent = try r.readInt64()
-            self.userIDs[name] = Int32(id)
+            guard self.userIndex.intern(name).inserted,
+                (state.seen + state.recent + state.disliked).allSatisfy({ $0 >= 0 && Int($0) < Int(itemCount) })
+            else { throw .malformed }
             self.users.append(state)
         }
         guard Int(try r.readVarint()) == configuration.factors.dimensions else { throw .malformed }
@@ -170,8 +171,9 @@ extension RecommendationEngine {
         self.kmeans.restore(centroids: centroids, counts: counts)
         for _ in 0..<(try r.readVarint()) {
             let session = try r.readString()
-            self.sessions[session] = try r.readInt32s()
-            self.sessionTimes[session] = try r.readInt64()
+            let items = try r.readInt32s()
+            guard items.allSatisfy({ $0 >= 0 && Int($0) < Int(itemCount) }) else { throw .malformed }
+            self.sessions[session] = SessionState(items: items, lastActive: try r.readInt64(), sequence: 0)
         }
         // The iALS feedback: restored when this engine folds in; read past otherwise. An engine switched to iALS on
         // state written without it starts from an empty feedback matrix (its fold-ins see only new events).

@@ -37,7 +37,7 @@ extension RecommendationEngine {
 
     public func recommend(user: String, count: Int, source: RecommendationSource) -> [ScoredItem] {
         self.candidates(user: user, count: count, source: source, excluding: []).map {
-            ScoredItem(key: self.itemKeys[Int($0.item)], score: Double($0.score))
+            ScoredItem(key: self.itemKey($0.item), score: Double($0.score))
         }
     }
 
@@ -52,7 +52,7 @@ extension RecommendationEngine {
         excludeSeen: Bool = true
     ) -> [Candidate] {
         self.candidates(
-            context: self.userIDs[user].map(self.context(of:)),
+            context: self.userID(user).map(self.context(of:)),
             count: count,
             source: source,
             excluding: excluding,
@@ -110,7 +110,7 @@ extension RecommendationEngine {
     /// Per item: whether it must not be recommended (seen by the user, disliked, or excluded by the request).
     /// Built once per request so that scanning sources test one array element per item.
     private func blockedMask(context: UserContext?, excluding: Set<Int32>, excludeSeen: Bool) -> [Bool] {
-        var mask = [Bool](repeating: false, count: self.itemKeys.count)
+        var mask = [Bool](repeating: false, count: self.itemCount)
         if let state = context?.state {
             for item in excludeSeen ? state.seen : state.disliked {
                 mask[Int(item)] = true
@@ -174,7 +174,7 @@ extension RecommendationEngine {
     func cooccurrenceCandidates(recent: [Int32], count: Int, blocked: (Int32) -> Bool) -> [Candidate] {
         guard !recent.isEmpty else { return [] }
         var accumulator = CooccurrenceModel.Accumulator(
-            itemCount: self.itemKeys.count,
+            itemCount: self.itemCount,
             expectedItems: recent.count * self.configuration.cooccurrence.maxNeighbours
         )
         // More recent items weigh more: 1, 0.9, 0.81, …
@@ -206,7 +206,7 @@ extension RecommendationEngine {
                 weight *= self.configuration.recencyDecay
             }
             var explained = candidate
-            explained.reason = .similar(to: self.itemKeys[Int(best)])
+            explained.reason = .similar(to: self.itemKey(best))
             return explained
         }
     }
@@ -214,9 +214,9 @@ extension RecommendationEngine {
 
     /// Items most similar to `item` by co-occurrence.
     public func similarItems(to key: ItemKey, count: Int) -> [Candidate] {
-        guard let item = self.itemIDs[key] else { return [] }
+        guard let item = self.itemID(key) else { return [] }
         var accumulator = CooccurrenceModel.Accumulator(
-            itemCount: self.itemKeys.count,
+            itemCount: self.itemCount,
             expectedItems: self.configuration.cooccurrence.maxNeighbours
         )
         self.cooccurrence.accumulate(from: item, weight: 1, into: &accumulator)

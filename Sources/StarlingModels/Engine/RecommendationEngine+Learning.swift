@@ -7,13 +7,14 @@ extension RecommendationEngine {
         self.eventCount += 1
         if event.timestamp > self.latest { self.latest = event.timestamp }
         guard let itemName = event.item else { return }
-        let item = self.internItem(ItemKey(itemName))
+        let item = self.internItem(named: itemName)
         let user = self.internUser(event.user)
         let time = event.timestamp.milliseconds
-        // Move the state out so that its arrays stay uniquely referenced while they change (no copy per event).
-        var state = self.users[Int(user)]
-        self.users[Int(user)] = UserState()
-        defer { self.users[Int(user)] = state }
+        // Move the state out so that its arrays stay uniquely referenced while they change (no copy, no reference
+        // counting per event).
+        var state = UserState()
+        swap(&state, &self.users[Int(user)])
+        defer { swap(&state, &self.users[Int(user)]) }
         state.events &+= 1
         state.lastEvent = max(state.lastEvent, time)
 
@@ -44,18 +45,8 @@ extension RecommendationEngine {
             let segment = self.kmeans.update(self.factors.userVector(user))
             state.segment = Int16(segment)
             self.segmentPopularity[segment].record(item, weight: signal, at: event.timestamp)
-            if let index = state.recent.firstIndex(of: item) { state.recent.remove(at: index) }
-            state.recent.append(item)
-            if state.recent.count > self.configuration.recentWindow { state.recent.removeFirst() }
-            if let session = event.session {
-                var items = self.sessions.removeValue(forKey: session) ?? []
-                if let index = items.firstIndex(of: item) { items.remove(at: index) }
-                items.append(item)
-                if items.count > self.configuration.recentWindow { items.removeFirst() }
-                self.sessions[session] = items
-                self.sessionTimes[session] = max(self.sessionTimes[session] ?? time, time)
-                if self.sessions.count > self.configuration.maxSessions { self.expireSessions() }
-            }
+            Self.append(item, to: &state.recent, window: self.configuration.recentWindow)
+            if let session = event.session { self.record(item, inSession: session, at: time) }
         } else if signal < 0 {
             self.learnEmbedding(user: user, item: item, signal: Float(signal))
             if event.type == .dislike { Self.insertSorted(item, into: &state.disliked) }
@@ -68,6 +59,14 @@ extension RecommendationEngine {
             if case .string(let category) = value { return category }
         }
         return nil
+    }
+
+    /// Appends `item` to a recent window (oldest first), moving it there if present and dropping the oldest beyond
+    /// `window`.
+    static func append(_ item: Int32, to recent: inout [Int32], window: Int) {
+        if let index = recent.lastIndex(of: item) { recent.remove(at: index) }
+        recent.append(item)
+        if recent.count > window { recent.removeFirst(recent.count - window) }
     }
 
     private static func insertSorted(_ value: Int32, into array: inout [Int32]) {

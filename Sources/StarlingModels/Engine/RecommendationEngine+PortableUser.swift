@@ -44,12 +44,12 @@ extension RecommendationEngine {
 
     /// The state of `user` in portable form, if the engine knows the user.
     public func portableUser(_ user: String) -> PortableUser? {
-        guard let id = self.userIDs[user] else { return nil }
+        guard let id = self.userID(user) else { return nil }
         let state = self.users[Int(id)]
         return PortableUser(
-            seen: state.seen.map { self.itemKeys[Int($0)] },
-            recent: state.recent.map { self.itemKeys[Int($0)] },
-            disliked: state.disliked.map { self.itemKeys[Int($0)] },
+            seen: state.seen.map { self.itemKey($0) },
+            recent: state.recent.map { self.itemKey($0) },
+            disliked: state.disliked.map { self.itemKey($0) },
             segment: state.segment,
             events: state.events,
             lastEvent: state.lastEvent,
@@ -61,7 +61,7 @@ extension RecommendationEngine {
     /// The engine's view of a published user: items this engine does not know yet are left out (they cannot be
     /// scored here anyway), and the embedding is used only if it belongs to this engine's model version.
     func userState(resolving user: PortableUser) -> (state: UserState, vector: [Float]?) {
-        func ids(_ keys: [ItemKey]) -> [Int32] { keys.compactMap { self.itemIDs[$0] } }
+        func ids(_ keys: [ItemKey]) -> [Int32] { keys.compactMap { self.itemID($0) } }
         var state = UserState()
         state.seen = ids(user.seen).sorted()
         state.recent = ids(user.recent)

@@ -20,7 +20,7 @@ extension RecommendationEngine {
         var result: [FactorTrainer.Interaction] = []
         let signals = self.configuration.signals
         for event in events {
-            guard let name = event.item, let item = self.itemIDs[ItemKey(name)], let user = self.userIDs[event.user]
+            guard let name = event.item, let item = self.itemID(named: name), let user = self.userID(event.user)
             else { continue }
             let ratings = sums[user, default: (0, 0)]
             let mean = (ratings.sum + signals.ratingPriorMean * signals.ratingPriorCount)

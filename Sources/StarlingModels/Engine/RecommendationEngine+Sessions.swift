@@ -20,21 +20,45 @@ extension RecommendationEngine {
     }
 
 
-    /// Forgets sessions idle longer than the timeout; if that is not enough, the oldest half.
+    /// What the engine remembers of one anonymous session.
+    public struct SessionState: Sendable {
+        /// The session's latest positively chosen items, oldest first, at most `recentWindow`.
+        public internal(set) var items: [Int32] = []
+        /// Event time (ms) of the session's latest positive event, for expiry.
+        public internal(set) var lastActive: Int64 = .min
+        /// The engine's event count at the session's latest positive event: breaks ties between equal event times.
+        var sequence: UInt64 = 0
+    }
+
+    /// Records a positive event on `item` in `session` (one hash lookup, updated in place).
+    mutating func record(_ item: Int32, inSession session: String, at time: Int64) {
+        let window = self.configuration.recentWindow
+        Self.touch(&self.sessions[session, default: SessionState()], item: item, at: time, sequence: self.eventCount, window: window)
+        if self.sessions.count > self.configuration.maxSessions { self.expireSessions() }
+    }
+
+    private static func touch(_ session: inout SessionState, item: Int32, at time: Int64, sequence: UInt64, window: Int) {
+        Self.append(item, to: &session.items, window: window)
+        session.lastActive = max(session.lastActive, time)
+        session.sequence = sequence
+    }
+
+    /// Forgets sessions idle longer than the timeout, then the least recently active ones beyond half of
+    /// ``Configuration/maxSessions`` (between equal event times, the least recently learned), so each
+    /// expiry at least halves the count and its cost is amortised over the sessions created since.
     mutating func expireSessions() {
         let (seconds, _) = self.configuration.sessionTimeout.components
-        var cutoff = self.latest.milliseconds - seconds * 1_000
-        if !self.sessionTimes.values.contains(where: { $0 < cutoff }) {
-            cutoff = self.sessionTimes.values.sorted()[self.sessionTimes.count / 2]
-        }
-        for (session, time) in self.sessionTimes where time < cutoff {
-            self.sessions[session] = nil
-            self.sessionTimes[session] = nil
-        }
+        let cutoff = self.latest.milliseconds - seconds * 1_000
+        self.sessions = self.sessions.filter { $0.value.lastActive >= cutoff }
+        let keep = self.configuration.maxSessions / 2
+        guard self.sessions.count > keep else { return }
+        let byActivity = self.sessions.map { (session: $0.key, time: $0.value.lastActive, sequence: $0.value.sequence) }
+            .sorted { ($0.time, $0.sequence) < ($1.time, $1.sequence) }
+        for oldest in byActivity.prefix(self.sessions.count - keep) { self.sessions[oldest.session] = nil }
     }
 
     /// The recent items of `session`.
     public func sessionItems(_ session: String) -> [Int32] {
-        self.sessions[session] ?? []
+        self.sessions[session]?.items ?? []
     }
 }

@@ -37,10 +37,12 @@ public struct RecommendationEngine: Recommender, Sendable {
     }
 
     public let configuration: Configuration
-    public internal(set) var itemKeys: [ItemKey] = []
-    public internal(set) var itemIDs: [ItemKey: Int32] = [:]
-    public internal(set) var userIDs: [String: Int32] = [:]
-    public internal(set) var users: [UserState] = []
+    /// Item names by dense id, and the ids by name.
+    var itemKeys: [ItemKey] = []
+    var itemIndex = StringInterner()
+    /// User ids by name; ``users`` is indexed by them.
+    var userIndex = StringInterner()
+    var users: [UserState] = []
     public internal(set) var factors: FactorModel
     public internal(set) var cooccurrence: CooccurrenceModel
     /// Time-decayed popularity with an exact top list (also what `/v1/trending` serves).
@@ -53,10 +55,8 @@ public struct RecommendationEngine: Recommender, Sendable {
     public internal(set) var categoryPopularity: [String: TrendingCounter] = [:]
     public internal(set) var itemCategories: [Int32: String] = [:]
     public internal(set) var kmeans: OnlineKMeans
-    /// Recent items of each session, oldest first.
-    public internal(set) var sessions: [String: [Int32]] = [:]
-    /// Event time (ms) of each session's latest positive event, for expiry.
-    public internal(set) var sessionTimes: [String: Int64] = [:]
+    /// Anonymous sessions' recent items.
+    public internal(set) var sessions: [String: SessionState] = [:]
     /// The latest event time seen.
     public internal(set) var latest = EventTime(milliseconds: 0)
     /// Events learned.
@@ -92,28 +92,69 @@ public struct RecommendationEngine: Recommender, Sendable {
 
     // MARK: - Ids
 
+    /// The number of items the engine knows (their dense ids are `0..<itemCount`).
+    public var itemCount: Int { self.itemKeys.count }
+
+    /// The number of users the engine knows.
+    public var userCount: Int { self.users.count }
+
+    /// The dense id of the item `key`, if the engine knows it.
+    public func itemID(_ key: ItemKey) -> Int32? {
+        self.itemIndex.id(of: key.name)
+    }
+
+    /// The dense id of the item named `name`, if the engine knows it.
+    public func itemID(named name: String) -> Int32? {
+        self.itemIndex.id(of: name)
+    }
+
+    /// The item with dense id `id` (below ``itemCount``).
+    public func itemKey(_ id: Int32) -> ItemKey {
+        self.itemKeys[Int(id)]
+    }
+
+    /// Whether the engine has learned from an event of `user`.
+    public func knows(user: String) -> Bool {
+        self.userIndex.id(of: user) != nil
+    }
+
+    /// The dense id of `user`, if known.
+    public func userID(_ user: String) -> Int32? {
+        self.userIndex.id(of: user)
+    }
+
+    /// Every known user's state, indexed by dense user id.
+    public var userStates: [UserState] { self.users }
+
+    /// Bytes held by the user-id index (for memory accounting).
+    public var userIndexBytes: Int { self.userIndex.memoryBytes }
+
     /// The dense id of `key`, creating it.
     public mutating func internItem(_ key: ItemKey) -> Int32 {
-        if let id = self.itemIDs[key] { return id }
-        let id = Int32(self.itemKeys.count)
-        self.itemKeys.append(key)
-        self.itemIDs[key] = id
-        self.factors.ensureItem(id)
+        self.internItem(named: key.name)
+    }
+
+    /// The dense id of the item named `name`, creating it.
+    mutating func internItem(named name: String) -> Int32 {
+        let (id, inserted) = self.itemIndex.intern(name)
+        if inserted {
+            self.itemKeys.append(ItemKey(name))
+            self.factors.ensureItem(id)
+        }
         return id
     }
 
     mutating func internUser(_ user: String) -> Int32 {
-        if let id = self.userIDs[user] { return id }
-        let id = Int32(self.users.count)
-        self.users.append(UserState())
-        self.userIDs[user] = id
-        self.factors.ensureUser(id)
+        let (id, inserted) = self.userIndex.intern(user)
+        if inserted {
+            self.users.append(UserState())
+            self.factors.ensureUser(id)
+        }
         return id
     }
 
     /// The engine's state of `user`, if known.
     public func userState(_ user: String) -> UserState? {
-        self.userIDs[user].map { self.users[Int($0)] }
+        self.userID(user).map { self.users[Int($0)] }
     }
-
 }

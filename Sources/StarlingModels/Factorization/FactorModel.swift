@@ -65,47 +65,50 @@ public struct FactorModel: Sendable {
 
     /// Makes room for users up to `user` with small random vectors.
     public mutating func ensureUser(_ user: Int32) {
-        while self.userCount <= Int(user) { self.userFactors.append(contentsOf: self.randomVector()) }
+        while self.userCount <= Int(user) { Self.appendRandomVector(to: &self.userFactors, &self.random, self.configuration) }
     }
 
     /// Makes room for items up to `item` with small random vectors.
     public mutating func ensureItem(_ item: Int32) {
-        while self.itemCount <= Int(item) { self.itemFactors.append(contentsOf: self.randomVector()) }
+        while self.itemCount <= Int(item) { Self.appendRandomVector(to: &self.itemFactors, &self.random, self.configuration) }
     }
 
-    private mutating func randomVector() -> [Float] {
-        (0..<self.configuration.dimensions).map { _ in self.random.nextGaussian() * self.configuration.initialScale }
+    /// Appends one vector of ``Configuration/initialScale`` standard deviation. Each value is the centred sum of four
+    /// 16-bit uniforms (Irwin–Hall, close to normal): one random draw per value and no transcendental functions,
+    /// since a new user's vector is made on the learning path.
+    private static func appendRandomVector(
+        to matrix: inout [Float],
+        _ random: inout SplitMix64,
+        _ configuration: Configuration
+    ) {
+        // The sum of four U(0, 1) has mean 2 and variance 4/12.
+        let scale = configuration.initialScale * Float(3).squareRoot() / 65_536
+        for _ in 0..<configuration.dimensions {
+            let bits = random.next()
+            let sum = (bits & 0xFFFF) + (bits >> 16 & 0xFFFF) + (bits >> 32 & 0xFFFF) + (bits >> 48)
+            matrix.append((Float(sum) - 2 * 65_536) * scale)
+        }
     }
 
-    /// Learns that `user` prefers `item` with `weight` (> 0).
+    /// Learns that `user` prefers `item` with `weight` (> 0): one BPR step against each of
+    /// ``Configuration/negatives`` items sampled uniformly.
     public mutating func learnPositive(user: Int32, item: Int32, weight: Float) {
         let d = self.configuration.dimensions
         let lr = self.configuration.learningRate * min(weight, self.configuration.maxWeight)
-        let reg = self.configuration.regularization
+        let decay = lr * self.configuration.regularization
         let items = self.itemCount
         guard items > 1 else { return }
+        // A local copy, so that sampling does not overlap the access to the vectors.
         let negatives = self.configuration.negatives
-        var samples: [Int32] = []
-        samples.reserveCapacity(negatives)
-        for _ in 0..<negatives {
-            var j = Int32(truncatingIfNeeded: self.random.next() % UInt64(items))
-            if j == item { j = (j + 1) % Int32(items) }
-            samples.append(j)
-        }
+        var random = self.random
+        defer { self.random = random }
         self.withVectors { users, itemVectors in
             let u = users.baseAddress! + Int(user) * d
             let vi = itemVectors.baseAddress! + Int(item) * d
-            for j in samples {
-                let vj = itemVectors.baseAddress! + Int(j) * d
-                let x = VectorMath.dot(u, vi, d) - VectorMath.dot(u, vj, d)
-                let g = lr / (1 + expf(x))  // σ(−x) · step
-                for k in 0..<d {
-                    let uk = u[k]
-                    let diff = vi[k] - vj[k]
-                    u[k] += g * diff - lr * reg * uk
-                    vi[k] += g * uk - lr * reg * vi[k]
-                    vj[k] += -g * uk - lr * reg * vj[k]
-                }
+            for _ in 0..<negatives {
+                var j = Int(truncatingIfNeeded: random.next() % UInt64(items))
+                if j == Int(item) { j = (j + 1) % items }
+                VectorMath.bprStep(user: u, positive: vi, negative: itemVectors.baseAddress! + j * d, count: d, rate: lr, decay: decay)
             }
         }
     }
@@ -230,16 +233,5 @@ package struct SplitMix64: Sendable {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
-    }
-
-    mutating func nextUniform() -> Float {
-        Float(self.next() >> 40) / Float(1 << 24)
-    }
-
-    /// A standard normal sample (Box–Muller).
-    mutating func nextGaussian() -> Float {
-        let u1 = max(self.nextUniform(), 1e-7)
-        let u2 = self.nextUniform()
-        return sqrtf(-2 * logf(u1)) * cosf(2 * .pi * u2)
     }
 }
