@@ -69,7 +69,8 @@ struct FreshnessBench: AsyncParsableCommand {
             log: log,
             deduplication: dedup,
             decoder: IngestBatchDecoder(),
-            acknowledgements: [acknowledgements]
+            acknowledgements: [acknowledgements],
+            backlog: processor.backlog
         )
         var traffic = SyntheticTraffic()
         let requestsPerSecond = Double(self.rate) / Double(self.batch)

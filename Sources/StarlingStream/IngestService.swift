@@ -22,26 +22,32 @@ public struct IngestService<Log: EventLog>: Sendable {
     /// Decodes request bodies.
     public let decoder: IngestBatchDecoder
     private let sinks: [any AcknowledgementSink]
+    private let backlog: ProcessingBacklog?
 
-    /// - Parameter acknowledgements: Told about every durable batch before ``ingest(_:format:)`` returns, so that
-    ///   reads after the acknowledgement can wait for the processor to apply it (read-your-writes).
+    /// - Parameters:
+    ///   - acknowledgements: Told about every durable batch before ``ingest(_:format:)`` returns, so that reads after
+    ///     the acknowledgement can wait for the processor to apply it (read-your-writes).
+    ///   - backlog: When given, a batch is appended only once the processor is close enough behind the log
+    ///     (flow control; see ``ProcessingBacklog``).
     public init(
         log: Log,
         deduplication: DeduplicationIndex,
         decoder: IngestBatchDecoder,
-        acknowledgements: [any AcknowledgementSink] = []
+        acknowledgements: [any AcknowledgementSink] = [],
+        backlog: ProcessingBacklog? = nil
     ) {
         self.log = log
         self.deduplication = deduplication
         self.decoder = decoder
         self.sinks = acknowledgements
+        self.backlog = backlog
     }
 
     /// Ingests one request body.
     ///
     /// - Throws: ``IngestBatchDecoder/DecodingError`` when the body cannot be decoded at all, or the log's error
-    ///   (``EventLogError/overloaded`` when it is not keeping up) when the append failed; nothing was acknowledged
-    ///   then.
+    ///   (``EventLogError/overloaded`` when it is not keeping up, or when the processor stayed too far behind)
+    ///   when the append failed; nothing was acknowledged then.
     public func ingest(_ body: UnsafeBufferPointer<UInt8>, format: IngestBatchDecoder.Format) async throws -> Result {
         let receivedAt = EventTime.now()
         let entries = try self.decoder.decode(body, format: format, receivedAt: receivedAt)
@@ -50,6 +56,9 @@ public struct IngestService<Log: EventLog>: Sendable {
 
     /// Ingests already decoded entries.
     public func ingest(_ entries: [IngestBatchDecoder.Entry], receivedAt: EventTime) async throws -> Result {
+        if let backlog = self.backlog, !(await backlog.admit(events: entries.count)) {
+            throw EventLogError.overloaded(backlog: backlog.lag())
+        }
         var result = Result(accepted: 0, duplicates: 0, rejected: [])
         var appends: [LogAppend] = []
         appends.reserveCapacity(entries.count)

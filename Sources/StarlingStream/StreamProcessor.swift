@@ -30,6 +30,8 @@ public final class StreamProcessor<Log: EventLog>: Service {
         public var writeSlice: Int
         /// `/ready` fails while the processor is more than this many records behind the log. Defaults to 10,000.
         public var readyMaxLag: Int64
+        /// Flow control of ingest (see ``ProcessingBacklog``); `nil` turns it off. On by default.
+        public var backlog: ProcessingBacklog.Configuration? = .init()
 
         public init(
             group: String = "starling-processor",
@@ -83,6 +85,8 @@ public final class StreamProcessor<Log: EventLog>: Service {
     private let publisher: (any ServingStatePublisher)?
     /// Read-your-writes: told after every write slice which log positions serving can now see.
     public let acknowledgements: AcknowledgedEvents?
+    /// Flow control: ingest asks it before appending, the processor resumes it after each batch.
+    public let backlog: ProcessingBacklog?
     private let metrics = ProcessorMetrics()
 
     /// Creates a processor.
@@ -126,6 +130,9 @@ public final class StreamProcessor<Log: EventLog>: Service {
         self.engine = EngineStore(RecommendationEngine(configuration: configuration.engine))
         self.logger = logger
         self.freshnessObserver = freshnessObserver
+        self.backlog = configuration.backlog.map { [log, status] configuration in
+            ProcessingBacklog(configuration: configuration, lag: { Self.lag(of: log, at: status) })
+        }
     }
 
     /// Whether the checkpoint was restored and the log replayed up to where it ended at start-up.
@@ -140,8 +147,12 @@ public final class StreamProcessor<Log: EventLog>: Service {
 
     /// Records in the log not yet applied.
     public func lag() -> Int64 {
-        let ends = self.log.endOffsets()
-        return self.status.withLock { status in
+        Self.lag(of: self.log, at: self.status)
+    }
+
+    private static func lag(of log: Log, at status: LockedBox<Status>) -> Int64 {
+        let ends = log.endOffsets()
+        return status.withLock { status in
             ends.reduce(0) { $0 + max(0, $1.value - (status.positions[$1.key] ?? 0)) }
         }
     }
@@ -170,6 +181,7 @@ public final class StreamProcessor<Log: EventLog>: Service {
         }
         self.checkRecovered(positions)
         self.acknowledgements?.advance(to: positions)
+        self.backlog?.advanced()
         self.logger.info(
             "Stream processor started",
             metadata: ["starling.processor.lag": "\(self.lag())", "starling.processor.profiles": "\(self.profiles.count)"]
@@ -334,6 +346,7 @@ public final class StreamProcessor<Log: EventLog>: Service {
         }
         self.checkRecovered(positions)
         self.metrics.lag.record(self.lag())
+        self.backlog?.advanced()
     }
 
     /// Hands the users and sessions of one slice, as they are now, to the publisher; each user with the positions

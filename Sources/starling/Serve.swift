@@ -482,7 +482,8 @@ struct Serve: AsyncParsableCommand {
                 log: log,
                 deduplication: deduplication,
                 decoder: IngestBatchDecoder(validator: validator),
-                acknowledgements: [acknowledgements] + (store.map { [$0] } ?? [])
+                acknowledgements: [acknowledgements] + (store.map { [$0] } ?? []),
+                backlog: processor.backlog
             ),
             recommendations: self.role == .all ? recommendations : nil,
             readiness: { (processor.isReady, processor.isRecovered, processor.lag()) },

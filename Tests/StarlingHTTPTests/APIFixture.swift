@@ -68,7 +68,8 @@ struct APIFixture {
                 log: log,
                 deduplication: dedup,
                 decoder: IngestBatchDecoder(maxEvents: self.maxEvents),
-                acknowledgements: [acknowledgements]
+                acknowledgements: [acknowledgements],
+                backlog: processor.backlog
             ),
             recommendations: RecommendationService(
                 profiles: profiles,

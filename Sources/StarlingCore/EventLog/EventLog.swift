@@ -135,6 +135,10 @@ public struct EventLogError: Error, Hashable, Sendable, CustomStringConvertible 
 
     /// The log cannot keep up with appends; retry later.
     public static let overloaded = Self(.overloaded, "the event log is not keeping up")
+    /// The log cannot keep up with appends because its reader is this far behind; retry later.
+    public static func overloaded(backlog records: Int64) -> Self {
+        Self(.overloaded, "the stream processor is \(records) events behind")
+    }
     /// The log was closed.
     public static let closed = Self(.closed, "the event log is closed")
 

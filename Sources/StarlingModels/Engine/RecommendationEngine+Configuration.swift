@@ -13,6 +13,9 @@ extension RecommendationEngine {
         public var trendingHalfLife: Duration
         /// Items of a user's (or session's) recent window used for co-occurrence. Defaults to 20.
         public var recentWindow: Int
+        /// How many of the user's most recent items each positive event is paired with in co-occurrence (at most
+        /// ``recentWindow``). Defaults to 20.
+        public var cooccurrenceWindow: Int = 20
         /// Weight per source in the blend. Defaults (tuned on MovieLens-100K's training part): co-occurrence 1,
         /// trending 0.3, embedding 0.2, segment 0.
         public var blendWeights: [RecommendationSource: Double]

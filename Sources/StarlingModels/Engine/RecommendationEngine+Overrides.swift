@@ -15,6 +15,7 @@ extension RecommendationEngine.Configuration {
         ("ials_item_fold_in_limit", "items with at most this many users are folded in per event (default 200)"),
         ("ials_user_fold_in_limit", "users with at most this many items are folded in per event (default 1000)"),
         ("recent_window", "recent items per user and session used for co-occurrence (default 20)"),
+        ("cooccurrence_window", "most recent items each positive event is paired with in co-occurrence (default 20)"),
         ("trending_half_life_hours", "half-life of trending, category and segment popularity (default 96)"),
         ("cooccurrence_half_life_days", "half-life of co-occurrence (default 365)"),
         ("cooccurrence_neighbours", "neighbours kept per item (default 150)"),
@@ -80,6 +81,7 @@ extension RecommendationEngine.Configuration {
         case "ials_item_fold_in_limit": self.implicitALS.itemFoldInLimit = value == 0 ? 0 : try positiveInt()
         case "ials_user_fold_in_limit": self.implicitALS.userFoldInLimit = value == 0 ? 0 : try positiveInt()
         case "recent_window": self.recentWindow = try positiveInt()
+        case "cooccurrence_window": self.cooccurrenceWindow = try positiveInt()
         case "trending_half_life_hours": self.trendingHalfLife = .seconds(try positive() * 3_600)
         case "cooccurrence_half_life_days": self.cooccurrence.halfLife = .seconds(try positive() * 86_400)
         case "cooccurrence_neighbours": self.cooccurrence.maxNeighbours = try positiveInt()
