@@ -1,0 +1,56 @@
+public import Hummingbird
+public import Logging
+public import ServiceLifecycle
+public import StarlingCore
+public import StarlingEventLog
+public import StarlingHTTP
+
+/// What a role of `starling serve` assembles: the HTTP API's components and the services that run beside the
+/// server.
+///
+/// ``ProcessorRole`` (`--role all` and `--role processor`) and ``APIRole`` (`--role api`) conform.
+/// ``buildApplication(configuration:metricsText:logger:)`` picks the role the configuration names; tests build
+/// a role directly, adjust what they need, and take its ``application(logger:)``.
+public protocol ServerRole: Sendable {
+    /// The configuration the role was built from.
+    var configuration: ServerConfiguration { get }
+    /// Everything the HTTP API's router is built from.
+    var components: APIComponents<SegmentedEventLog, MemoryProfileStore> { get }
+    /// The services to run beside the HTTP server, in start order (they stop in reverse).
+    var services: [any Service] { get }
+}
+
+extension ServerRole {
+    /// The Hummingbird application: the API router on the configured address, running the role's services.
+    public func application(logger: Logger) -> Application<RouterResponder<BasicRequestContext>> {
+        Application(
+            router: buildRouter(self.components),
+            configuration: .init(
+                address: .hostname(self.configuration.http.host, port: self.configuration.http.port),
+                serverName: "starling"
+            ),
+            services: self.services,
+            logger: logger
+        )
+    }
+}
+
+/// Builds the application of the role `configuration` names.
+///
+/// - Parameters:
+///   - configuration: The role and its settings; ``ServerConfiguration/Role/api`` needs
+///     ``ServerConfiguration/Cluster/redis``.
+///   - metricsText: The metrics exposition, served at `GET /metrics` with help text added.
+///   - logger: The logger of the application and its services.
+/// - Throws: When the log or the checkpoint directory cannot be opened, or a model setting is invalid.
+public func buildApplication(
+    configuration: ServerConfiguration,
+    metricsText: @escaping @Sendable () -> String,
+    logger: Logger
+) throws -> Application<RouterResponder<BasicRequestContext>> {
+    let role: any ServerRole =
+        configuration.role == .api
+        ? try APIRole(configuration: configuration, metricsText: metricsText, logger: logger)
+        : try ProcessorRole(configuration: configuration, metricsText: metricsText, logger: logger)
+    return role.application(logger: logger)
+}
