@@ -157,7 +157,7 @@ let package = Package(
             name: "StarlingHTTPTests",
             dependencies: [
                 "StarlingCore", "StarlingEventLog", "StarlingModels", "StarlingStream", "StarlingServing",
-                "StarlingHTTP",
+                "StarlingHTTP", "StarlingServer",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
