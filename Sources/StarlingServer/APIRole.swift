@@ -5,7 +5,7 @@ public import StarlingCore
 public import StarlingEventLog
 public import StarlingHTTP
 import StarlingModels
-public import StarlingServing
+import StarlingServing
 
 /// `--role api`: recommendations from Redis and the model snapshot published there; no log, no processor.
 ///
@@ -16,20 +16,13 @@ public struct APIRole: ServerRole {
     public let configuration: ServerConfiguration
     /// Installs published model snapshots and replays the applied events into the local engine.
     public let follower: SnapshotFollower
-    /// The recommendation service, reading users' state and shared lists from Redis.
-    public let recommendations: RecommendationService<MemoryProfileStore>
     /// Everything the router is built from.
     public var components: APIComponents<SegmentedEventLog, MemoryProfileStore>
     /// The snapshot follower.
     public var services: [any Service]
 
-    /// Assembles the role; nothing connects before its services start.
-    ///
-    /// - Parameters:
-    ///   - configuration: The settings; its ``ServerConfiguration/Cluster/redis`` must be set.
-    ///   - metricsText: The metrics exposition, served at `GET /metrics` with help text added.
-    ///   - logger: The logger of the services.
-    /// - Throws: When a model setting is invalid.
+    /// Assembles the role from a configuration whose ``ServerConfiguration/Cluster/redis`` is set; nothing
+    /// connects before the services start.
     public init(
         configuration: ServerConfiguration,
         metricsText: @escaping @Sendable () -> String,
@@ -93,12 +86,11 @@ public struct APIRole: ServerRole {
                 requestRetrain: nil
             ),
             catalogView: catalog,
-            writesUnavailable: "this process runs --role api and has no event log: send events and catalogue changes to "
-                + "a process started with --role all or --role processor (ingest into API processes needs a log "
+            writesUnavailable: "this process runs --role api and has no event log: send events and catalogue changes "
+                + "to a process started with --role all or --role processor (ingest into API processes needs a log "
                 + "shared between machines, which comes with Kafka)"
         )
         self.follower = follower
-        self.recommendations = recommendations
         self.services = [follower]
     }
 }

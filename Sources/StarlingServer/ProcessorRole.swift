@@ -5,7 +5,7 @@ public import StarlingCore
 public import StarlingEventLog
 public import StarlingHTTP
 import StarlingModels
-public import StarlingServing
+import StarlingServing
 public import StarlingStream
 
 /// `--role all` and `--role processor`: the embedded log and the processor, publishing to Redis when
@@ -27,8 +27,6 @@ public struct ProcessorRole: ServerRole {
     public let processor: StreamProcessor<SegmentedEventLog>
     /// Full retrains of the embeddings, on a timer and on `POST /v1/models/retrain`.
     public let retrainer: ModelRetrainer<SegmentedEventLog>
-    /// The recommendation service; in a `processor` process it only feeds the precompute job.
-    public let recommendations: RecommendationService<MemoryProfileStore>
     /// Everything the router is built from. Tests may replace parts before taking ``application(logger:)``.
     public var components: APIComponents<SegmentedEventLog, MemoryProfileStore>
     /// The log first, then the Redis publisher, the processor, the retrainer, the snapshot exporter and the
@@ -36,13 +34,8 @@ public struct ProcessorRole: ServerRole {
     /// the processor's last batch changed) and the log last.
     public var services: [any Service]
 
-    /// Opens the log and assembles the role.
-    ///
-    /// - Parameters:
-    ///   - configuration: The settings; its role must not be ``ServerConfiguration/Role/api``.
-    ///   - metricsText: The metrics exposition, served at `GET /metrics` with help text added.
-    ///   - logger: The logger of the log and the services.
-    /// - Throws: When the log or the checkpoint directory cannot be opened, or a model setting is invalid.
+    /// Opens the log and assembles the role from a configuration whose role is ``ServerConfiguration/Role/all``
+    /// or ``ServerConfiguration/Role/processor``.
     public init(
         configuration: ServerConfiguration,
         metricsText: @escaping @Sendable () -> String,
@@ -114,7 +107,10 @@ public struct ProcessorRole: ServerRole {
         let retrainer = ModelRetrainer(
             log: log,
             processor: processor,
-            configuration: .init(interval: processing.retrainInterval, trainer: .init(epochs: processing.retrainEpochs)),
+            configuration: .init(
+                interval: processing.retrainInterval,
+                trainer: .init(epochs: processing.retrainEpochs)
+            ),
             logger: logger
         )
         let meter = RequestMeter()
@@ -199,7 +195,6 @@ public struct ProcessorRole: ServerRole {
         self.log = log
         self.processor = processor
         self.retrainer = retrainer
-        self.recommendations = recommendations
         self.services = services
     }
 }

@@ -217,6 +217,7 @@ public struct ServerConfiguration: Sendable {
     /// The settings all processes sharing one Redis must agree on, as text: the model settings in the order they
     /// apply, and the event types that invalidate cached lists.
     public var sharedSettings: String {
-        "--model \(self.processing.modelSettings.joined(separator: " ")) --bust-on \(self.serving.invalidation.description)"
+        let model = self.processing.modelSettings.joined(separator: " ")
+        return "--model \(model) --bust-on \(self.serving.invalidation.description)"
     }
 }

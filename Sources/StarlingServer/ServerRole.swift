@@ -18,6 +18,15 @@ public protocol ServerRole: Sendable {
     var components: APIComponents<SegmentedEventLog, MemoryProfileStore> { get }
     /// The services to run beside the HTTP server, in start order (they stop in reverse).
     var services: [any Service] { get }
+
+    /// Assembles the role from `configuration`.
+    ///
+    /// - Parameters:
+    ///   - configuration: The settings.
+    ///   - metricsText: The metrics exposition, served at `GET /metrics` with help text added.
+    ///   - logger: The logger of the application's services.
+    /// - Throws: When a model setting is invalid, or the role's storage cannot be opened.
+    init(configuration: ServerConfiguration, metricsText: @escaping @Sendable () -> String, logger: Logger) throws
 }
 
 extension ServerRole {
@@ -42,15 +51,13 @@ extension ServerRole {
 ///     ``ServerConfiguration/Cluster/redis``.
 ///   - metricsText: The metrics exposition, served at `GET /metrics` with help text added.
 ///   - logger: The logger of the application and its services.
-/// - Throws: When the log or the checkpoint directory cannot be opened, or a model setting is invalid.
+/// - Throws: When a model setting is invalid, or the log or the checkpoint directory cannot be opened.
 public func buildApplication(
     configuration: ServerConfiguration,
     metricsText: @escaping @Sendable () -> String,
     logger: Logger
 ) throws -> Application<RouterResponder<BasicRequestContext>> {
-    let role: any ServerRole =
-        configuration.role == .api
-        ? try APIRole(configuration: configuration, metricsText: metricsText, logger: logger)
-        : try ProcessorRole(configuration: configuration, metricsText: metricsText, logger: logger)
-    return role.application(logger: logger)
+    let role: any ServerRole.Type = configuration.role == .api ? APIRole.self : ProcessorRole.self
+    let built = try role.init(configuration: configuration, metricsText: metricsText, logger: logger)
+    return built.application(logger: logger)
 }

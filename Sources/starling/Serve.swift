@@ -89,7 +89,8 @@ struct Serve: AsyncParsableCommand {
                 maxFutureSkew: .milliseconds(Int64(self.processing.maxFutureHours * 3_600_000)),
                 deduplicationRetention: .seconds(self.limits.deduplicationHours * 3_600),
                 modelSettings: self.processing.modelSettingList,
-                retrainInterval: self.processing.retrainMinutes > 0 ? .seconds(self.processing.retrainMinutes * 60) : nil,
+                retrainInterval: self.processing.retrainMinutes > 0
+                    ? .seconds(self.processing.retrainMinutes * 60) : nil,
                 retrainEpochs: self.processing.retrainEpochs
             ),
             serving: .init(
