@@ -99,8 +99,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        .executableTarget(
-            name: "starling",
+        .target(
+            name: "StarlingServer",
             dependencies: [
                 "StarlingCore",
                 "StarlingEventLog",
@@ -108,15 +108,28 @@ let package = Package(
                 "StarlingStream",
                 "StarlingServing",
                 "StarlingHTTP",
-                "StarlingEvaluation",
                 "StarlingCluster",
+                "StarlingRedis",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "starling",
+            dependencies: [
+                "StarlingCore",
+                "StarlingEventLog",
+                "StarlingModels",
+                "StarlingServing",
+                "StarlingServer",
+                "StarlingEvaluation",
                 "StarlingRedis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .executableTarget(
@@ -144,7 +157,7 @@ let package = Package(
             name: "StarlingHTTPTests",
             dependencies: [
                 "StarlingCore", "StarlingEventLog", "StarlingModels", "StarlingStream", "StarlingServing",
-                "StarlingHTTP",
+                "StarlingHTTP", "StarlingServer",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

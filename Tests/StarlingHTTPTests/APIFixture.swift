@@ -8,11 +8,13 @@ import StarlingCore
 import StarlingEventLog
 import StarlingHTTP
 import StarlingModels
+import StarlingServer
 import StarlingServing
 import StarlingStream
 import Testing
 
-/// A real log in a temporary directory, a running processor, and the API router in front of them.
+/// A real log in a temporary directory, a running processor, and the API router in front of them: the application
+/// `starling serve --role all` builds (``ProcessorRole``), with the settings below.
 struct APIFixture {
     var maxBodyBytes = 1 << 20
     var maxPendingBytes = 64 << 20
@@ -26,6 +28,22 @@ struct APIFixture {
     /// The longest a request waits for the user's acknowledged events.
     var readYourWritesTimeout = Duration.seconds(5)
 
+    /// The server's configuration: two partitions per topic, retraining on request only (two epochs) and no
+    /// background precomputation, so that tests see only the requests they make.
+    func configuration(directory: String) -> ServerConfiguration {
+        ServerConfiguration(
+            http: .init(host: "127.0.0.1", port: 0, maxBodyBytes: self.maxBodyBytes),
+            storage: .init(directory: directory, partitions: 2, maxPendingBytes: self.maxPendingBytes),
+            processing: .init(maxEventsPerBatch: self.maxEvents, retrainInterval: nil, retrainEpochs: 2),
+            serving: .init(
+                cacheTimeToLive: self.cacheTTL ?? .zero,
+                invalidation: self.invalidation,
+                readYourWritesTimeout: self.readYourWritesTimeout,
+                precomputePerSecond: 0
+            )
+        )
+    }
+
     func run(
         _ mode: TestingSetup = .router,
         _ test: @Sendable (any TestClientProtocol, StreamProcessor<SegmentedEventLog>) async throws -> Void
@@ -33,88 +51,27 @@ struct APIFixture {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("starling-http-\(UUID())").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let logger = Logger(label: "starling.test")
-        var topics = Dictionary(uniqueKeysWithValues: EventSchema().topics.map { ($0, 2) })
-        topics[CatalogService<SegmentedEventLog>.topic] = 2
-        let catalog = ItemCatalog()
-        let invalidation = self.invalidation
-        let cache = self.cacheTTL.map {
-            RecommendationCache(configuration: .init(timeToLive: $0, invalidation: invalidation, render: Responses.renderItems))
-        }
-        let acknowledgements = AcknowledgedEvents()
-        let log = try SegmentedEventLog.open(
-            configuration: .init(directory: directory, topics: topics, maxPendingBytes: self.maxPendingBytes),
-            logger: logger
-        )
-        let profiles = MemoryProfileStore()
-        let dedup = DeduplicationIndex()
-        let processor = StreamProcessor(
-            log: log,
-            profiles: profiles,
-            deduplication: dedup,
-            checkpoints: MemoryCheckpointStore(),
-            catalog: catalog,
-            logger: logger,
-            acknowledgements: acknowledgements
-        )
-        let forceRecovering = self.forceRecovering
-        let retrainer = ModelRetrainer(
-            log: log,
-            processor: processor,
-            configuration: .init(interval: nil, trainer: .init(epochs: 2)),
-            logger: logger
-        )
-        let components = APIComponents(
-            ingest: IngestService(
-                log: log,
-                deduplication: dedup,
-                decoder: IngestBatchDecoder(maxEvents: self.maxEvents),
-                acknowledgements: [acknowledgements],
-                backlog: processor.backlog
-            ),
-            recommendations: RecommendationService(
-                profiles: profiles,
-                trending: processor.trending,
-                engine: processor.engine,
-                catalog: catalog,
-                cache: cache,
-                readYourWrites: .init(acknowledgements: acknowledgements, timeout: self.readYourWritesTimeout)
-            ),
-            readiness: {
-                forceRecovering ? (false, false, 0) : (processor.isReady, processor.isRecovered, processor.lag())
-            },
+        var role = try ProcessorRole(
+            configuration: self.configuration(directory: directory),
             metricsText: { "" },
-            maxBodyBytes: self.maxBodyBytes,
-            models: ModelsController(
-                status: {
-                    .init(
-                        modelVersion: processor.engine.read { $0.modelVersion },
-                        retraining: retrainer.status.running,
-                        retrainsCompleted: retrainer.status.completed,
-                        lastRetrainSeconds: nil,
-                        lastInteractions: retrainer.status.lastInteractions,
-                        lastError: retrainer.status.lastError
-                    )
-                },
-                requestRetrain: { retrainer.requestRetrain() }
-            ),
-            catalog: CatalogService(log: log, catalog: catalog)
+            logger: logger
         )
-        let app = Application(router: buildRouter(components), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await processor.run() }
-            group.addTask { try? await retrainer.run() }
-            do {
-                while !processor.isRecovered { try await Task.sleep(for: .milliseconds(1)) }
-                try await app.test(mode) { client in try await test(client, processor) }
-            } catch {
-                group.cancelAll()
-                await log.close()
-                throw error
-            }
-            group.cancelAll()
-            try await group.waitForAll()
+        if self.forceRecovering {
+            role.components.readiness = { (false, false, 0) }
+            role.components.isRecovered = { false }
         }
-        await log.close()
+        let processor = role.processor
+        do {
+            // The application runs the role's services (log, processor, retrainer) and stops them gracefully.
+            try await role.application(logger: logger).test(mode) { client in
+                while !processor.isRecovered { try await Task.sleep(for: .milliseconds(1)) }
+                try await test(client, processor)
+            }
+        } catch {
+            await role.log.close()
+            throw error
+        }
+        await role.log.close()
     }
 }
 

@@ -1,0 +1,201 @@
+public import Logging
+public import ServiceLifecycle
+import StarlingCluster
+public import StarlingCore
+public import StarlingEventLog
+public import StarlingHTTP
+import StarlingModels
+import StarlingServing
+public import StarlingStream
+
+/// `--role all` and `--role processor`: the embedded log and the processor, publishing to Redis when
+/// ``ServerConfiguration/Cluster/redis`` is set.
+///
+/// The log is opened (and recovered) when the role is built; everything else starts with its services. A
+/// `processor` process serves no recommendations: it registers none of their routes and keeps no in-process cache,
+/// so its precomputed lists go to Redis only.
+///
+/// ```swift
+/// let role = try ProcessorRole(configuration: configuration, metricsText: { "" }, logger: logger)
+/// try await role.application(logger: logger).runService()
+/// ```
+public struct ProcessorRole: ServerRole {
+    public let configuration: ServerConfiguration
+    /// The embedded event log, in the data directory's `log` directory.
+    public let log: SegmentedEventLog
+    /// The stream processor: profiles, models and the catalogue, learned from the log.
+    public let processor: StreamProcessor<SegmentedEventLog>
+    /// Full retrains of the embeddings, on a timer and on `POST /v1/models/retrain`.
+    public let retrainer: ModelRetrainer<SegmentedEventLog>
+    /// Everything the router is built from. Tests may replace parts before taking ``application(logger:)``.
+    public var components: APIComponents<SegmentedEventLog, MemoryProfileStore>
+    /// The log first, then the Redis publisher, the processor, the retrainer, the snapshot exporter and the
+    /// precompute job: services stop in reverse order, so the publisher stops after the processor (it writes what
+    /// the processor's last batch changed) and the log last.
+    public var services: [any Service]
+
+    /// Opens the log and assembles the role from a configuration whose role is ``ServerConfiguration/Role/all``
+    /// or ``ServerConfiguration/Role/processor``.
+    public init(
+        configuration: ServerConfiguration,
+        metricsText: @escaping @Sendable () -> String,
+        logger: Logger
+    ) throws {
+        precondition(configuration.role != .api, "an API process has no log: build an APIRole")
+        self.configuration = configuration
+        let storage = configuration.storage
+        let processing = configuration.processing
+        let serving = configuration.serving
+        let servesRecommendations = configuration.role == .all
+
+        var topics = Dictionary(uniqueKeysWithValues: processing.schema.topics.map { ($0, storage.partitions) })
+        topics[CatalogService<SegmentedEventLog>.topic] = storage.partitions
+        let log = try SegmentedEventLog.open(
+            configuration: .init(
+                directory: "\(storage.directory)/log",
+                topics: topics,
+                durability: storage.durability,
+                segmentBytes: storage.segmentBytes,
+                retentionBytes: storage.retentionBytes,
+                retentionAge: storage.retentionAge,
+                maxPendingBytes: storage.maxPendingBytes
+            ),
+            logger: logger
+        )
+        let profiles = MemoryProfileStore()
+        let catalog = ItemCatalog()
+        // A processor-only process serves no requests: its precomputed lists go to Redis only.
+        let cache: RecommendationCache? =
+            serving.cacheTimeToLive > .zero && servesRecommendations
+            ? RecommendationCache(
+                configuration: .init(
+                    capacity: serving.cacheCapacity,
+                    timeToLive: serving.cacheTimeToLive,
+                    invalidation: serving.invalidation,
+                    render: Responses.renderItems
+                )
+            ) : nil
+        let redis = configuration.cluster.redis.map { RedisConnections(configuration: $0, logger: logger) }
+        let store = redis.map { RedisServingStore(redis: $0.serving, publishing: $0.publishing, logger: logger) }
+        let shared = store.flatMap { store in
+            serving.cacheTimeToLive > .zero
+                ? SharedServing(
+                    store: store,
+                    timeToLive: serving.cacheTimeToLive,
+                    invalidation: serving.invalidation,
+                    usersFromStore: false
+                ) : nil
+        }
+        let activeUsers = serving.precomputePerSecond > 0 && (cache != nil || shared != nil) ? ActiveUsers() : nil
+        let deduplication = DeduplicationIndex(retention: processing.deduplicationRetention)
+        let acknowledgements = AcknowledgedEvents()
+        let processor = StreamProcessor(
+            log: log,
+            profiles: profiles,
+            deduplication: deduplication,
+            checkpoints: try FileCheckpointStore(directory: "\(storage.directory)/checkpoints"),
+            catalog: catalog,
+            configuration: .init(
+                checkpointInterval: storage.checkpointInterval,
+                engine: try RecommendationEngine.Configuration(settings: processing.modelSettings)
+            ),
+            logger: logger,
+            onApplied: { event in activeUsers?.note(event) },
+            publisher: store,
+            acknowledgements: acknowledgements
+        )
+        let retrainer = ModelRetrainer(
+            log: log,
+            processor: processor,
+            configuration: .init(
+                interval: processing.retrainInterval,
+                trainer: .init(epochs: processing.retrainEpochs)
+            ),
+            logger: logger
+        )
+        let meter = RequestMeter()
+        let recommendations = RecommendationService(
+            profiles: profiles,
+            trending: processor.trending,
+            engine: processor.engine,
+            catalog: catalog,
+            defaultRules: serving.rules,
+            defaultCategoryCap: serving.categoryCap,
+            cache: cache,
+            shared: shared,
+            meter: meter,
+            readYourWrites: .init(acknowledgements: acknowledgements, timeout: serving.readYourWritesTimeout)
+        )
+
+        var services: [any Service] = [log]
+        if let store { services.append(store) }
+        services += [processor, retrainer]
+        if let store, let redis {
+            services.append(
+                SnapshotExporter(
+                    redis: redis.snapshots,
+                    engine: processor.engine,
+                    catalog: catalog,
+                    catalogChangeID: { store.lastCatalogChangeID },
+                    appliedStreamID: { store.lastAppliedID },
+                    configuration: .init(
+                        interval: configuration.cluster.snapshotInterval,
+                        settings: configuration.sharedSettings
+                    ),
+                    logger: logger
+                )
+            )
+        }
+        if let activeUsers {
+            services.append(
+                PrecomputeJob(
+                    service: recommendations,
+                    activeUsers: activeUsers,
+                    meter: meter,
+                    configuration: .init(perSecond: serving.precomputePerSecond),
+                    logger: logger
+                )
+            )
+        }
+
+        let validator = EventValidator(
+            configuration: .init(
+                schema: processing.schema,
+                maxFutureSkewMilliseconds: processing.maxFutureSkew.wholeMilliseconds
+            )
+        )
+        self.components = APIComponents(
+            ingest: IngestService(
+                log: log,
+                deduplication: deduplication,
+                decoder: IngestBatchDecoder(validator: validator, maxEvents: processing.maxEventsPerBatch),
+                acknowledgements: [acknowledgements] + (store.map { [$0] } ?? []),
+                backlog: processor.backlog
+            ),
+            recommendations: servesRecommendations ? recommendations : nil,
+            readiness: { (processor.isReady, processor.isRecovered, processor.lag()) },
+            metricsText: { MetricsHelp.annotate(metricsText()) },
+            isRecovered: { processor.isRecovered },
+            maxBodyBytes: configuration.http.maxBodyBytes,
+            models: ModelsController(
+                status: {
+                    let status = retrainer.status
+                    return .init(
+                        modelVersion: processor.engine.read { $0.modelVersion },
+                        retraining: status.running,
+                        retrainsCompleted: status.completed,
+                        lastRetrainSeconds: status.lastDuration.map(\.fractionalSeconds),
+                        lastInteractions: status.lastInteractions,
+                        lastError: status.lastError
+                    )
+                },
+                requestRetrain: { retrainer.requestRetrain() }
+            ),
+            catalog: CatalogService(log: log, catalog: catalog)
+        )
+        self.log = log
+        self.processor = processor
+        self.retrainer = retrainer
+        self.services = services
+    }
+}

@@ -1,0 +1,223 @@
+public import StarlingCore
+public import StarlingEventLog
+public import StarlingRedis
+public import StarlingServing
+
+/// Everything a Starling server process is built from, as plain values: the input of ``ProcessorRole`` and
+/// ``APIRole``.
+///
+/// The defaults are those of `starling serve`, which maps its command-line options onto this value; tests set the
+/// fields they need.
+///
+/// ```swift
+/// var configuration = ServerConfiguration()
+/// configuration.storage.directory = "/var/lib/starling"
+/// configuration.serving.cacheTimeToLive = .zero  // no cached lists
+/// let application = try buildApplication(configuration: configuration, metricsText: { "" }, logger: logger)
+/// ```
+public struct ServerConfiguration: Sendable {
+    /// What a process runs.
+    public struct Role: Hashable, Sendable, CustomStringConvertible {
+        private enum Code: Hashable, Sendable { case all, api, processor }
+        private let code: Code
+
+        /// The log, the processor and the whole API, in one process. The default.
+        public static let all = Role(code: .all)
+        /// The API's read side only, serving from Redis and the model snapshot published there; needs
+        /// ``Cluster/redis``.
+        public static let api = Role(code: .api)
+        /// The log, the processor, ingest and the catalogue, publishing to Redis; no recommendation endpoints.
+        public static let processor = Role(code: .processor)
+
+        public var description: String {
+            switch self.code {
+            case .all: "all"
+            case .api: "api"
+            case .processor: "processor"
+            }
+        }
+    }
+
+    /// The HTTP server.
+    public struct HTTP: Sendable {
+        /// The address to listen on. Defaults to `127.0.0.1`.
+        public var host: String
+        /// The port to listen on; 0 takes a free one. Defaults to 8080.
+        public var port: Int
+        /// The largest request body accepted, in bytes. Defaults to 16 MiB.
+        public var maxBodyBytes: Int
+
+        public init(host: String = "127.0.0.1", port: Int = 8080, maxBodyBytes: Int = 16 * 1_024 * 1_024) {
+            self.host = host
+            self.port = port
+            self.maxBodyBytes = maxBodyBytes
+        }
+    }
+
+    /// What a process that owns the log keeps on disk: the embedded event log and the processor's checkpoints.
+    public struct Storage: Sendable {
+        /// The data directory: the log goes in its `log` directory, checkpoints in `checkpoints`. Defaults to
+        /// `./starling-data`.
+        public var directory: String
+        /// When appends are acknowledged. Defaults to ``SegmentedEventLog/Durability/fsync``.
+        public var durability: SegmentedEventLog.Durability
+        /// Partitions per topic for a new log (an existing log keeps its count). Defaults to 4.
+        public var partitions: Int
+        /// The size at which a segment is sealed. Defaults to 64 MiB.
+        public var segmentBytes: Int
+        /// The retained log size per partition. Defaults to 1 GiB.
+        public var retentionBytes: Int
+        /// The retained log age. Defaults to 168 hours.
+        public var retentionAge: Duration
+        /// Appends are refused while more than this many bytes wait to be written. Defaults to 64 MiB.
+        public var maxPendingBytes: Int
+        /// How often the processor checkpoints. Defaults to 30 seconds.
+        public var checkpointInterval: Duration
+
+        public init(
+            directory: String = "./starling-data",
+            durability: SegmentedEventLog.Durability = .fsync,
+            partitions: Int = 4,
+            segmentBytes: Int = 64 * 1_024 * 1_024,
+            retentionBytes: Int = 1_024 * 1_024 * 1_024,
+            retentionAge: Duration = .seconds(168 * 3_600),
+            maxPendingBytes: Int = 64 * 1_024 * 1_024,
+            checkpointInterval: Duration = .seconds(30)
+        ) {
+            self.directory = directory
+            self.durability = durability
+            self.partitions = partitions
+            self.segmentBytes = segmentBytes
+            self.retentionBytes = retentionBytes
+            self.retentionAge = retentionAge
+            self.maxPendingBytes = maxPendingBytes
+            self.checkpointInterval = checkpointInterval
+        }
+    }
+
+    /// What ingest accepts and what the processor learns.
+    public struct Processing: Sendable {
+        /// The event types accepted and the topic of each. Defaults to the built-in types.
+        public var schema: EventSchema
+        /// How far in the future an event timestamp may be. Defaults to 24 hours.
+        public var maxFutureSkew: Duration
+        /// The most events in one ingest request. Defaults to 10,000.
+        public var maxEventsPerBatch: Int
+        /// How long event ids are remembered for de-duplication. Defaults to 24 hours.
+        public var deduplicationRetention: Duration
+        /// Model and signal settings (`key=value`, as `--model` takes them), applied in order over the defaults.
+        ///
+        /// Processes sharing one Redis must run with the same settings: they are part of ``sharedSettings``.
+        public var modelSettings: [String]
+        /// Time between full retrains of the embeddings from the log; `nil` retrains only on demand. Defaults to
+        /// 60 minutes.
+        public var retrainInterval: Duration?
+        /// Passes over the data in a full retrain with the BPR trainer. Defaults to 10.
+        public var retrainEpochs: Int
+
+        public init(
+            schema: EventSchema = EventSchema(),
+            maxFutureSkew: Duration = .seconds(24 * 3_600),
+            maxEventsPerBatch: Int = 10_000,
+            deduplicationRetention: Duration = .seconds(24 * 3_600),
+            modelSettings: [String] = [],
+            retrainInterval: Duration? = .seconds(60 * 60),
+            retrainEpochs: Int = 10
+        ) {
+            self.schema = schema
+            self.maxFutureSkew = maxFutureSkew
+            self.maxEventsPerBatch = maxEventsPerBatch
+            self.deduplicationRetention = deduplicationRetention
+            self.modelSettings = modelSettings
+            self.retrainInterval = retrainInterval
+            self.retrainEpochs = retrainEpochs
+        }
+    }
+
+    /// How lists are shaped and cached.
+    public struct Serving: Sendable {
+        /// Boost and bury rules applied to every list. Defaults to none.
+        public var rules: [RecommendationRequest.AttributeRule]
+        /// At most this many items per category in every list. Defaults to no cap.
+        public var categoryCap: Int?
+        /// The lifetime of cached lists; zero turns caching off. Defaults to 60 seconds.
+        public var cacheTimeToLive: Duration
+        /// Users whose lists are cached in process. Defaults to 100,000.
+        public var cacheCapacity: Int
+        /// The events that make a user's cached lists invalid. Defaults to every event.
+        public var invalidation: CacheInvalidation
+        /// The longest a request waits for the user's acknowledged events to be applied. Defaults to 10 ms.
+        public var readYourWritesTimeout: Duration
+        /// The most cached lists of recently active users refreshed per second in the background; 0 turns it off.
+        /// Defaults to 100.
+        public var precomputePerSecond: Int
+
+        public init(
+            rules: [RecommendationRequest.AttributeRule] = [],
+            categoryCap: Int? = nil,
+            cacheTimeToLive: Duration = .seconds(60),
+            cacheCapacity: Int = 100_000,
+            invalidation: CacheInvalidation = .everyEvent,
+            readYourWritesTimeout: Duration = .milliseconds(10),
+            precomputePerSecond: Int = 100
+        ) {
+            self.rules = rules
+            self.categoryCap = categoryCap
+            self.cacheTimeToLive = cacheTimeToLive
+            self.cacheCapacity = cacheCapacity
+            self.invalidation = invalidation
+            self.readYourWritesTimeout = readYourWritesTimeout
+            self.precomputePerSecond = precomputePerSecond
+        }
+    }
+
+    /// How the processes of a deployment share state.
+    public struct Cluster: Sendable {
+        /// The Redis server sharing cached lists, users' state and model snapshots; `nil` for a single process.
+        /// Defaults to `nil`.
+        public var redis: RedisClient.Configuration?
+        /// Time between model snapshots published to Redis. Defaults to 15 seconds.
+        public var snapshotInterval: Duration
+
+        public init(redis: RedisClient.Configuration? = nil, snapshotInterval: Duration = .seconds(15)) {
+            self.redis = redis
+            self.snapshotInterval = snapshotInterval
+        }
+    }
+
+    /// What this process runs. Defaults to ``Role/all``.
+    public var role: Role
+    /// The HTTP server.
+    public var http: HTTP
+    /// The event log and checkpoints.
+    public var storage: Storage
+    /// Ingest and the processor.
+    public var processing: Processing
+    /// Shaping and caching lists.
+    public var serving: Serving
+    /// Sharing state between processes.
+    public var cluster: Cluster
+
+    public init(
+        role: Role = .all,
+        http: HTTP = .init(),
+        storage: Storage = .init(),
+        processing: Processing = .init(),
+        serving: Serving = .init(),
+        cluster: Cluster = .init()
+    ) {
+        self.role = role
+        self.http = http
+        self.storage = storage
+        self.processing = processing
+        self.serving = serving
+        self.cluster = cluster
+    }
+
+    /// The settings all processes sharing one Redis must agree on, as text: the model settings in the order they
+    /// apply, and the event types that invalidate cached lists.
+    public var sharedSettings: String {
+        let model = self.processing.modelSettings.joined(separator: " ")
+        return "--model \(model) --bust-on \(self.serving.invalidation.description)"
+    }
+}
