@@ -97,7 +97,8 @@ public struct ProcessorRole: ServerRole {
             catalog: catalog,
             configuration: .init(
                 checkpointInterval: storage.checkpointInterval,
-                engine: try RecommendationEngine.Configuration(settings: processing.modelSettings)
+                engine: try RecommendationEngine.Configuration(settings: processing.modelSettings),
+                backlog: processing.maxLag.map { ProcessingBacklog.Configuration(maxLag: $0) }
             ),
             logger: logger,
             onApplied: { event in activeUsers?.note(event) },

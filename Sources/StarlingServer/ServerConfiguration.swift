@@ -2,6 +2,7 @@ public import StarlingCore
 public import StarlingEventLog
 public import StarlingRedis
 public import StarlingServing
+public import StarlingStream
 
 /// Everything a Starling server process is built from, as plain values: the input of ``ProcessorRole`` and
 /// ``APIRole``.
@@ -114,6 +115,9 @@ public struct ServerConfiguration: Sendable {
         public var retrainInterval: Duration?
         /// Passes over the data in a full retrain with the BPR trainer. Defaults to 10.
         public var retrainEpochs: Int
+        /// Ingest waits for the processor while it is more than this many records behind the log, and answers 503
+        /// when it stays behind (``ProcessingBacklog``); `nil` turns flow control off. Defaults to 5,000.
+        public var maxLag: Int64?
 
         public init(
             schema: EventSchema = EventSchema(),
@@ -122,7 +126,8 @@ public struct ServerConfiguration: Sendable {
             deduplicationRetention: Duration = .seconds(24 * 3_600),
             modelSettings: [String] = [],
             retrainInterval: Duration? = .seconds(60 * 60),
-            retrainEpochs: Int = 10
+            retrainEpochs: Int = 10,
+            maxLag: Int64? = ProcessingBacklog.Configuration().maxLag
         ) {
             self.schema = schema
             self.maxFutureSkew = maxFutureSkew
@@ -131,6 +136,7 @@ public struct ServerConfiguration: Sendable {
             self.modelSettings = modelSettings
             self.retrainInterval = retrainInterval
             self.retrainEpochs = retrainEpochs
+            self.maxLag = maxLag
         }
     }
 

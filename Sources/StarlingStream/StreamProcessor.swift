@@ -31,7 +31,7 @@ public final class StreamProcessor<Log: EventLog>: Service {
         /// `/ready` fails while the processor is more than this many records behind the log. Defaults to 10,000.
         public var readyMaxLag: Int64
         /// Flow control of ingest (see ``ProcessingBacklog``); `nil` turns it off. On by default.
-        public var backlog: ProcessingBacklog.Configuration? = .init()
+        public var backlog: ProcessingBacklog.Configuration?
 
         public init(
             group: String = "starling-processor",
@@ -39,7 +39,8 @@ public final class StreamProcessor<Log: EventLog>: Service {
             checkpointInterval: Duration = .seconds(30),
             engine: RecommendationEngine.Configuration = .init(),
             writeSlice: Int = 256,
-            readyMaxLag: Int64 = 10_000
+            readyMaxLag: Int64 = 10_000,
+            backlog: ProcessingBacklog.Configuration? = .init()
         ) {
             self.group = group
             self.pollBatch = pollBatch
@@ -47,6 +48,7 @@ public final class StreamProcessor<Log: EventLog>: Service {
             self.engine = engine
             self.writeSlice = writeSlice
             self.readyMaxLag = readyMaxLag
+            self.backlog = backlog
         }
     }
 

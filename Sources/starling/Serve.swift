@@ -91,7 +91,8 @@ struct Serve: AsyncParsableCommand {
                 modelSettings: self.processing.modelSettingList,
                 retrainInterval: self.processing.retrainMinutes > 0
                     ? .seconds(self.processing.retrainMinutes * 60) : nil,
-                retrainEpochs: self.processing.retrainEpochs
+                retrainEpochs: self.processing.retrainEpochs,
+                maxLag: self.processing.maxLag > 0 ? Int64(self.processing.maxLag) : nil
             ),
             serving: .init(
                 rules: try self.serving.rules(),

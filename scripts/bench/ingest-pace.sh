@@ -2,7 +2,7 @@
 # Does the processor keep pace with HTTP ingest? Starts `starling serve` (release, embedded defaults), posts
 # synthetic batches of 100 events with wrk for the given time, and samples the server's own counters every 5 s:
 # events accepted (acknowledged) and applied per second over each interval, and the processor's lag in records.
-# Usage: scripts/bench/ingest-pace.sh [seconds] [connections] [users] [items]
+# Usage: [SERVE_ARGS="--max-lag 0"] scripts/bench/ingest-pace.sh [seconds] [connections] [users] [items]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECONDS_TOTAL=${1:-60}
@@ -19,7 +19,7 @@ cleanup() { kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -r
 trap cleanup EXIT
 
 $BIN/starling-bench generate --batches 2000 --batch 100 --users "$USERS" --items "$ITEMS" > "$WORK/bodies.ndjson"
-$BIN/starling serve --port "$PORT" --data-dir "$WORK/data" --log-level warning &
+$BIN/starling serve --port "$PORT" --data-dir "$WORK/data" --log-level warning ${SERVE_ARGS:-} &
 for _ in $(seq 300); do curl -sf "localhost:$PORT/ready" >/dev/null && break; sleep 0.1; done
 
 counters() {

@@ -41,6 +41,12 @@ struct ProcessingOptions: ParsableArguments {
     )
     var retrainEpochs = 10
 
+    @Option(
+        name: .customLong("max-lag"),
+        help: "Ingest waits (up to 2 s, then 503) while the processor is more than this many events behind; 0 turns this flow control off."
+    )
+    var maxLag = 5_000
+
     func validate() throws {
         if let hours = self.trendingHalfLifeHours, hours <= 0 {
             throw ValidationError("--trending-half-life-hours must be positive")
@@ -49,6 +55,7 @@ struct ProcessingOptions: ParsableArguments {
         guard self.retrainMinutes >= 0, self.retrainEpochs >= 1 else {
             throw ValidationError("--retrain-minutes must not be negative and --retrain-epochs must be positive")
         }
+        guard self.maxLag >= 0 else { throw ValidationError("--max-lag must not be negative") }
         _ = try self.engineConfiguration()
     }
 
