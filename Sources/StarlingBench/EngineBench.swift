@@ -38,7 +38,9 @@ struct EngineBench: ParsableCommand {
         let before = Self.residentBytes()
         var engine = RecommendationEngine(configuration: configuration)
         let start = ContinuousClock.now
+        let cpuStart = Self.threadCPUNanoseconds()
         for event in generated { engine.learn(event) }
+        let cpu = Self.threadCPUNanoseconds() - cpuStart
         let elapsed = ContinuousClock.now - start
         let afterEngine = Self.residentBytes()
         let profiles = MemoryProfileStore()
@@ -62,6 +64,7 @@ struct EngineBench: ParsableCommand {
             "engine learn-only events=\(self.events) users=\(knownUsers) items=\(engine.itemCount) dims=\(dimensions)"
                 + " seconds=\(String(format: "%.2f", seconds)) events_per_second=\(Int(Double(self.events) / seconds))"
                 + " ns_per_event=\(Int(seconds * 1e9 / Double(self.events)))"
+                + " cpu_ns_per_event=\(cpu / self.events)"
         )
         if self.withProfiles {
             print(
@@ -82,6 +85,13 @@ struct EngineBench: ParsableCommand {
 
     static func arrayBytes(_ array: [Int32]) -> Int {
         array.capacity == 0 ? 0 : 32 + array.capacity * 4
+    }
+
+    /// CPU time of the calling thread: on a shared machine, what the work cost rather than how long it waited.
+    static func threadCPUNanoseconds() -> Int {
+        var time = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
+        return time.tv_sec * 1_000_000_000 + time.tv_nsec
     }
 
     static func residentBytes() -> Int {
