@@ -125,6 +125,10 @@ public final class SegmentedEventLog: EventLog, Service {
         routes.reserveCapacity(records.count)
         for record in records {
             guard let ids = self.partitionIDs[record.topic] else { throw EventLogError.unknownTopic(record.topic) }
+            // Never acknowledge a record the reader would refuse as corrupt.
+            guard record.payload.count <= RecordCodec.maxPayloadSize else {
+                throw EventLogError.recordTooLarge(record.payload.count, limit: RecordCodec.maxPayloadSize)
+            }
             let partition = ids[StableHash.partition(for: record.key, count: ids.count)]
             let start = framed.count
             RecordCodec.append(appendedAt: now, payload: record.payload, to: &framed)

@@ -23,6 +23,8 @@ struct EventValidatorTests {
 
     static let longString257 = String(repeating: "u", count: 257)
     static let longString129 = String(repeating: "i", count: 129)
+    /// One grapheme cluster: a letter and 600 combining acute accents (2 bytes each), 1,201 bytes.
+    static let heavyGrapheme = "a" + String(repeating: "\u{301}", count: 600)
     static let bigContextValue = String(repeating: "x", count: 4_096)  // with key "k": 4097 bytes
     static let tooFarAhead = 1_714_559_400_000 + 24 * 3_600 * 1_000 + 1
 
@@ -35,6 +37,8 @@ struct EventValidatorTests {
         InvalidCase(name: "user missing", json: #"{"type": "view", "item": "i"}"#, field: "user", message: "is required"),
         InvalidCase(name: "user empty", json: #"{"type": "view", "user": "", "item": "i"}"#, field: "user", message: "must not be empty"),
         InvalidCase(name: "user 257 characters", json: #"{"type": "view", "user": "\#(longString257)", "item": "i"}"#, field: "user", message: "must be at most 256 characters, found 257"),
+        InvalidCase(name: "user one character of 1201 bytes", json: #"{"type": "navigate", "user": "\#(heavyGrapheme)"}"#, field: "user", message: "must be at most 1024 bytes of UTF-8, found 1201"),
+        InvalidCase(name: "item one character of 1201 bytes", json: #"{"type": "view", "user": "u", "item": "\#(heavyGrapheme)"}"#, field: "item", message: "must be at most 1024 bytes of UTF-8, found 1201"),
         InvalidCase(name: "user not a string", json: #"{"type": "view", "user": 12, "item": "i"}"#, field: "user", message: "must be a string, found a number"),
         InvalidCase(name: "user null", json: #"{"type": "view", "user": null, "item": "i"}"#, field: "user", message: "must be a string, found null"),
         InvalidCase(name: "item missing for view", json: #"{"type": "view", "user": "u"}"#, field: "item", message: "is required for 'view' events"),

@@ -164,6 +164,29 @@ struct SegmentedEventLogTests {
         }
     }
 
+    @Test func aRecordLargerThanTheReaderAcceptsIsRefusedAndNothingOfItsBatchIsWritten() async throws {
+        try await withTemporaryDirectory { directory in
+            try await withLog(.init(directory: directory, topics: ["known": 1])) { log in
+                let limit = 16 * 1_024 * 1_024
+                await #expect(throws: EventLogError.recordTooLarge(limit + 1, limit: limit)) {
+                    try await log.append([
+                        LogAppend(topic: "known", key: "k", payload: [1]),
+                        LogAppend(topic: "known", key: "k", payload: [UInt8](repeating: 7, count: limit + 1)),
+                    ])
+                }
+                #expect(log.endOffsets().values.allSatisfy { $0 == 0 })
+                // The largest record the reader accepts is still written and read back.
+                let positions = try await log.append([
+                    LogAppend(topic: "known", key: "k", payload: [UInt8](repeating: 7, count: limit))
+                ])
+                #expect(positions.map(\.offset) == [0])
+                let consumer = try await log.makeConsumer(group: "g", topics: ["known"])
+                let records = try await consumer.poll(maxRecords: 10)
+                #expect(records.map(\.payload.count) == [limit])
+            }
+        }
+    }
+
     @Test func appendAfterCloseIsRefusedAndCloseIsIdempotent() async throws {
         try await withTemporaryDirectory { directory in
             let log = try SegmentedEventLog.open(configuration: .init(directory: directory, topics: ["t": 1]), logger: testLogger)

@@ -122,6 +122,7 @@ public struct EventLogError: Error, Hashable, Sendable, CustomStringConvertible 
         case io
         case corrupt
         case configuration
+        case recordTooLarge
     }
 
     private let code: Code
@@ -148,6 +149,10 @@ public struct EventLogError: Error, Hashable, Sendable, CustomStringConvertible 
     public static func io(_ message: String) -> Self { Self(.io, message) }
     /// Stored data does not decode.
     public static func corrupt(_ message: String) -> Self { Self(.corrupt, message) }
+    /// A record is larger than the log stores; nothing of its batch was written.
+    public static func recordTooLarge(_ bytes: Int, limit: Int) -> Self {
+        Self(.recordTooLarge, "a record of \(bytes) bytes is larger than the log's limit of \(limit) bytes")
+    }
     /// The log's files do not match its configuration.
     public static func configuration(_ message: String) -> Self { Self(.configuration, message) }
 

@@ -8,6 +8,12 @@ enum FieldParsing {
         }
         // Count characters only when the byte count leaves doubt: ASCII ids are the common case.
         let bytes = string.utf8.count
+        // Characters are grapheme clusters, and one can hold any number of combining marks: bound the bytes too,
+        // at four per character (the longest scalar), so that a short id is also small in memory and in the log.
+        let maxBytes = 4 * maxLength
+        guard bytes <= maxBytes else {
+            throw EventValidationError(field: field, "must be at most \(maxBytes) bytes of UTF-8, found \(bytes)")
+        }
         let length = bytes <= maxLength ? bytes : string.count
         guard length >= 1 else { throw EventValidationError(field: field, "must not be empty") }
         guard length <= maxLength else {
