@@ -47,11 +47,25 @@ public struct ServerConfiguration: Sendable {
         public var port: Int
         /// The largest request body accepted, in bytes. Defaults to 16 MiB.
         public var maxBodyBytes: Int
+        /// A connection on which nothing is read for this long is closed, so that idle or stalled clients cannot
+        /// hold connections (and their buffers) for ever. Defaults to 60 seconds.
+        public var idleTimeout: Duration
+        /// The most connections open at once; beyond it, new connections wait in the listen backlog. Defaults to
+        /// 4,096.
+        public var maxConnections: Int
 
-        public init(host: String = "127.0.0.1", port: Int = 8080, maxBodyBytes: Int = 16 * 1_024 * 1_024) {
+        public init(
+            host: String = "127.0.0.1",
+            port: Int = 8080,
+            maxBodyBytes: Int = 16 * 1_024 * 1_024,
+            idleTimeout: Duration = .seconds(60),
+            maxConnections: Int = 4_096
+        ) {
             self.host = host
             self.port = port
             self.maxBodyBytes = maxBodyBytes
+            self.idleTimeout = idleTimeout
+            self.maxConnections = maxConnections
         }
     }
 

@@ -32,11 +32,17 @@ public protocol ServerRole: Sendable {
 extension ServerRole {
     /// The Hummingbird application: the API router on the configured address, running the role's services.
     public func application(logger: Logger) -> Application<RouterResponder<BasicRequestContext>> {
-        Application(
+        let http = self.configuration.http
+        let (seconds, attoseconds) = http.idleTimeout.components
+        return Application(
             router: buildRouter(self.components),
+            server: .http1(
+                configuration: .init(idleTimeout: .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000))
+            ),
             configuration: .init(
-                address: .hostname(self.configuration.http.host, port: self.configuration.http.port),
-                serverName: "starling"
+                address: .hostname(http.host, port: http.port),
+                serverName: "starling",
+                availableConnectionsDelegate: .maximum(http.maxConnections, logger: logger)
             ),
             services: self.services,
             logger: logger

@@ -72,7 +72,9 @@ struct Serve: AsyncParsableCommand {
             http: .init(
                 host: self.listen.host,
                 port: self.listen.port,
-                maxBodyBytes: self.limits.maxBodyMegabytes * 1_024 * 1_024
+                maxBodyBytes: self.limits.maxBodyMegabytes * 1_024 * 1_024,
+                idleTimeout: .milliseconds(Int64(self.listen.idleTimeoutSeconds * 1_000)),
+                maxConnections: self.listen.maxConnections
             ),
             storage: .init(
                 directory: self.storage.dataDirectory,

@@ -46,7 +46,13 @@ final class StarlingServer: @unchecked Sendable {
         self.process = process
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
-            if let (status, _) = try? await self.request("GET", "/ready"), status == 200 { return }
+            // A raw connection that the client closes: readiness polls leave no connection behind on the server.
+            if let connection = try? RawConnection(port: self.port) {
+                connection.send("GET /ready HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                let (response, _) = connection.readUntilClosed(timeout: .seconds(10))
+                connection.close()
+                if response.hasPrefix("HTTP/1.1 200") { return }
+            }
             try await Task.sleep(for: .milliseconds(20))
         }
         throw ServerError("server on port \(self.port) did not become ready")
@@ -120,4 +126,70 @@ func expectPromtoolAccepts(_ metrics: Data, sourceLocation: SourceLocation = #_s
     process.waitUntilExit()
     let report = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     #expect(process.terminationStatus == 0, "promtool: \(report)", sourceLocation: sourceLocation)
+}
+
+/// A raw TCP connection to the server: what a stalled or idle client looks like.
+final class RawConnection {
+    private var descriptor: Int32
+
+    init(port: Int) throws {
+        self.descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard self.descriptor >= 0 else { throw ServerError("socket() failed: errno \(errno)") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(self.descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard connected == 0 else { throw ServerError("connect() failed: errno \(errno)") }
+    }
+
+    func send(_ text: String) {
+        _ = text.utf8CString.withUnsafeBufferPointer { Glibc.send(self.descriptor, $0.baseAddress, $0.count - 1, 0) }
+    }
+
+    /// Reads until the server closes the connection or `timeout` passes: the bytes read, and whether it closed.
+    func readUntilClosed(timeout: Duration) -> (text: String, closed: Bool) {
+        let (seconds, attoseconds) = timeout.components
+        var limit = timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
+        setsockopt(self.descriptor, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4_096)
+        while true {
+            let count = recv(self.descriptor, &buffer, buffer.count, 0)
+            if count == 0 { return (String(decoding: received, as: UTF8.self), true) }
+            if count < 0 { return (String(decoding: received, as: UTF8.self), errno == ECONNRESET) }
+            received.append(contentsOf: buffer[0..<count])
+        }
+    }
+
+    /// Reads until `marker` arrives or `timeout` passes.
+    func read(until marker: String, timeout: Duration) -> String? {
+        let (seconds, attoseconds) = timeout.components
+        var limit = timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
+        setsockopt(self.descriptor, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4_096)
+        while true {
+            let count = recv(self.descriptor, &buffer, buffer.count, 0)
+            guard count > 0 else { return nil }
+            received.append(contentsOf: buffer[0..<count])
+            let text = String(decoding: received, as: UTF8.self)
+            if text.contains(marker) { return text }
+        }
+    }
+
+    /// Closes the connection (idempotent).
+    func close() {
+        guard self.descriptor >= 0 else { return }
+        _ = Glibc.close(self.descriptor)
+        self.descriptor = -1
+    }
+
+    deinit {
+        self.close()
+    }
 }
