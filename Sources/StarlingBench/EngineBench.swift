@@ -20,7 +20,7 @@ struct EngineBench: ParsableCommand {
     var items = 20_000
     @Option(help: "Events to learn.")
     var events = 3_000_000
-    @Flag(help: "Also keep the profile store's UserProfile per user, as the server does, and measure both.")
+    @Flag(help: "Accepted for old scripts: users' profiles now live in the engine's record of each user, so they are always measured.")
     var withProfiles = false
     @Option(
         name: .customLong("model"),
@@ -43,20 +43,16 @@ struct EngineBench: ParsableCommand {
         let cpu = Self.threadCPUNanoseconds() - cpuStart
         let elapsed = ContinuousClock.now - start
         let afterEngine = Self.residentBytes()
-        let profiles = MemoryProfileStore()
-        if self.withProfiles {
-            for event in generated { profiles.modify(event.user) { $0.apply(event) } }
-        }
         let seconds = elapsed.fractionalSeconds
-        let after = Self.residentBytes()
         let knownUsers = engine.userCount
-        // Per-user memory, estimated from the resident set growth minus what is per item (embeddings,
-        // co-occurrence, trending), then measured directly for the per-user structures.
+        // Per-user memory: the resident set growth (which also holds what is per item and per session), and the
+        // per-user record measured directly (the models' state, the profile and the embedding row).
         let dimensions = configuration.factors.dimensions
         var userBytes = 0
         for state in engine.userStates {
             userBytes += MemoryLayout<RecommendationEngine.UserState>.stride
             userBytes += Self.arrayBytes(state.seen) + Self.arrayBytes(state.recent) + Self.arrayBytes(state.disliked)
+            userBytes += state.historyBytes
         }
         userBytes += knownUsers * dimensions * MemoryLayout<Float>.stride
         let idBytes = engine.userIndexBytes
@@ -66,13 +62,6 @@ struct EngineBench: ParsableCommand {
                 + " ns_per_event=\(Int(seconds * 1e9 / Double(self.events)))"
                 + " cpu_ns_per_event=\(cpu / self.events)"
         )
-        if self.withProfiles {
-            print(
-                "profiles memory rss_growth_MiB=\(String(format: "%.0f", Double(after - afterEngine) / 1_048_576))"
-                    + " bytes_per_user=\(Int(Double(after - afterEngine) / Double(max(1, profiles.count))))"
-                    + " engine_plus_profiles_bytes_per_user=\(Int(Double(after - before) / Double(max(1, knownUsers))))"
-            )
-        }
         print(
             "engine memory rss_growth_MiB=\(String(format: "%.0f", Double(afterEngine - before) / 1_048_576))"
                 + " rss_growth_bytes_per_user=\(Int(Double(afterEngine - before) / Double(max(1, knownUsers))))"
@@ -80,7 +69,6 @@ struct EngineBench: ParsableCommand {
                 + " user_id_index_bytes_per_user=\(idBytes / max(1, knownUsers))"
         )
         withExtendedLifetime(engine) {}
-        withExtendedLifetime(profiles) {}
     }
 
     static func arrayBytes(_ array: [Int32]) -> Int {

@@ -56,7 +56,6 @@ struct FreshnessBench: AsyncParsableCommand {
         let bound = Duration.milliseconds(self.readYourWritesMilliseconds)
         let processor = StreamProcessor(
             log: log,
-            profiles: MemoryProfileStore(),
             deduplication: dedup,
             checkpoints: try FileCheckpointStore(directory: "\(self.directory)/checkpoints"),
             logger: logger,

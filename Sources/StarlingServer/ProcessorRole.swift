@@ -28,7 +28,7 @@ public struct ProcessorRole: ServerRole {
     /// Full retrains of the embeddings, on a timer and on `POST /v1/models/retrain`.
     public let retrainer: ModelRetrainer<SegmentedEventLog>
     /// Everything the router is built from. Tests may replace parts before taking ``application(logger:)``.
-    public var components: APIComponents<SegmentedEventLog, MemoryProfileStore>
+    public var components: APIComponents<SegmentedEventLog, EngineProfileStore>
     /// The log first, then the Redis publisher, the processor, the retrainer, the snapshot exporter and the
     /// precompute job: services stop in reverse order, so the publisher stops after the processor (it writes what
     /// the processor's last batch changed) and the log last.
@@ -62,7 +62,6 @@ public struct ProcessorRole: ServerRole {
             ),
             logger: logger
         )
-        let profiles = MemoryProfileStore()
         let catalog = ItemCatalog()
         // A processor-only process serves no requests: its precomputed lists go to Redis only.
         let cache: RecommendationCache? =
@@ -91,7 +90,6 @@ public struct ProcessorRole: ServerRole {
         let acknowledgements = AcknowledgedEvents()
         let processor = StreamProcessor(
             log: log,
-            profiles: profiles,
             deduplication: deduplication,
             checkpoints: try FileCheckpointStore(directory: "\(storage.directory)/checkpoints"),
             catalog: catalog,
@@ -116,7 +114,7 @@ public struct ProcessorRole: ServerRole {
         )
         let meter = RequestMeter()
         let recommendations = RecommendationService(
-            profiles: profiles,
+            profiles: processor.profiles,
             trending: processor.trending,
             engine: processor.engine,
             catalog: catalog,

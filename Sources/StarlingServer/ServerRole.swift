@@ -12,10 +12,13 @@ public import StarlingHTTP
 /// ``buildApplication(configuration:metricsText:logger:)`` picks the role the configuration names; tests build
 /// a role directly, adjust what they need, and take its ``application(logger:)``.
 public protocol ServerRole: Sendable {
+    /// Where the role's recommendation service reads users' profiles.
+    associatedtype Profiles: ProfileStore
+
     /// The configuration the role was built from.
     var configuration: ServerConfiguration { get }
     /// Everything the HTTP API's router is built from.
-    var components: APIComponents<SegmentedEventLog, MemoryProfileStore> { get }
+    var components: APIComponents<SegmentedEventLog, Profiles> { get }
     /// The services to run beside the HTTP server, in start order (they stop in reverse).
     var services: [any Service] { get }
 

@@ -5,23 +5,24 @@ public import StarlingCore
 public struct Checkpoint: Sendable {
     /// Next offset to read, per partition.
     public var positions: [TopicPartition: Int64]
-    public var profiles: [UserProfile]
-    /// The recommendation engine's learned state (``RecommendationEngine/encode(into:)``).
+    /// The recommendation engine's learned state (``RecommendationEngine/encode(into:)``), users' profiles included.
     public var engineState: [UInt8]
     public var appliedIDs: [(id: String, time: Int64)]
     /// The item catalogue.
     public var catalog: [CatalogItem]
+    /// The profiles of a checkpoint written in format 3 or earlier, which kept them apart from the engine's state;
+    /// restoring moves them into the engine's records (``RecommendationEngine/replaceProfile(with:)``). Always
+    /// empty for a checkpoint of the current format.
+    public internal(set) var legacyProfiles: [UserProfile] = []
 
     public init(
         positions: [TopicPartition: Int64],
-        profiles: [UserProfile],
         engineState: [UInt8],
         appliedIDs: [(id: String, time: Int64)],
         catalog: [CatalogItem] = []
     ) {
         self.catalog = catalog
         self.positions = positions
-        self.profiles = profiles
         self.engineState = engineState
         self.appliedIDs = appliedIDs
     }
@@ -29,7 +30,8 @@ public struct Checkpoint: Sendable {
 
 extension Checkpoint {
     private static let magic: UInt32 = 0x4B43_5453  // "STCK"
-    private static let version: UInt8 = 3
+    /// 4 left out the profiles (the engine's state holds them); 3 is still read.
+    private static let version: UInt8 = 4
 
     /// Encodes the checkpoint: magic, version, body, and a CRC-32C of the body at the end.
     public func encoded() -> [UInt8] {
@@ -42,8 +44,6 @@ extension Checkpoint {
             w.writeVarint(UInt64(tp.partition))
             w.write(offset)
         }
-        w.writeVarint(UInt64(self.profiles.count))
-        for p in self.profiles { p.encode(into: &w) }
         w.write(lengthPrefixed: self.engineState)
         w.writeVarint(UInt64(self.appliedIDs.count))
         for (id, time) in self.appliedIDs {
@@ -71,18 +71,22 @@ extension Checkpoint {
         let stored = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: raw.count - 4, as: UInt32.self))
         guard CRC32C.checksum(body) == stored else { throw .malformed }
         var r = BinaryReader(UnsafeRawBufferPointer(rebasing: raw[0..<(raw.count - 4)]))
-        guard try r.readUInt32() == magic, try r.readUInt8() == version else { throw .malformed }
+        guard try r.readUInt32() == magic else { throw .malformed }
+        let format = try r.readUInt8()
+        guard format == version || format == 3 else { throw .malformed }
         var positions: [TopicPartition: Int64] = [:]
         for _ in 0..<(try r.readVarint()) {
             let topic = try r.readString()
             let partition = Int(try r.readVarint())
             positions[TopicPartition(topic: topic, partition: partition)] = try r.readInt64()
         }
-        let profileCount = try r.readVarint()
-        guard profileCount <= UInt64(r.remaining) else { throw .truncated }
         var profiles: [UserProfile] = []
-        profiles.reserveCapacity(Int(profileCount))
-        for _ in 0..<profileCount { profiles.append(try UserProfile(decoding: &r)) }
+        if format == 3 {
+            let profileCount = try r.readVarint()
+            guard profileCount <= UInt64(r.remaining) else { throw .truncated }
+            profiles.reserveCapacity(Int(profileCount))
+            for _ in 0..<profileCount { profiles.append(try UserProfile(decoding: &r)) }
+        }
         let engineState = try r.readBytes()
         var ids: [(id: String, time: Int64)] = []
         for _ in 0..<(try r.readVarint()) {
@@ -95,12 +99,8 @@ extension Checkpoint {
             catalog.append(item)
         }
         guard r.remaining == 0 else { throw .malformed }
-        return Checkpoint(
-            positions: positions,
-            profiles: profiles,
-            engineState: engineState,
-            appliedIDs: ids,
-            catalog: catalog
-        )
+        var checkpoint = Checkpoint(positions: positions, engineState: engineState, appliedIDs: ids, catalog: catalog)
+        checkpoint.legacyProfiles = profiles
+        return checkpoint
     }
 }

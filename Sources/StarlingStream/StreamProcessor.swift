@@ -61,7 +61,6 @@ public final class StreamProcessor<Log: EventLog>: Service {
 
     private struct CheckpointInput: Sendable {
         var positions: [TopicPartition: Int64]
-        var profiles: [[String: UserProfile]]
         var engine: RecommendationEngine
         var ids: DeduplicationIndex.Snapshot
         var catalog: [CatalogItem]
@@ -69,8 +68,8 @@ public final class StreamProcessor<Log: EventLog>: Service {
 
     public let configuration: Configuration
     private let log: Log
-    /// The profiles the processor writes.
-    public let profiles: MemoryProfileStore
+    /// The users' versioned profiles, kept in the engine's record of each user.
+    public let profiles: EngineProfileStore
     /// The ids already applied.
     public let deduplication: DeduplicationIndex
     private let checkpoints: any CheckpointStore
@@ -95,20 +94,18 @@ public final class StreamProcessor<Log: EventLog>: Service {
     ///
     /// - Parameters:
     ///   - log: The log to consume.
-    ///   - profiles: The profile store to update.
     ///   - deduplication: The id index shared with ingest.
     ///   - checkpoints: Where checkpoints are kept.
     ///   - configuration: Settings.
     ///   - logger: The logger for background messages.
     ///   - freshnessObserver: Called with each record's freshness in nanoseconds (for benchmarks).
-    ///   - onApplied: Called with each event after the models learned it and before the user's profile version
-    ///     moves (used to bust cached lists).
+    ///   - onApplied: Called with each event after the models learned it and the user's profile version moved
+    ///     (used to queue the user's list for precomputing).
     ///   - publisher: Receives the changed users after each write slice and every catalogue change, for serving
     ///     processes elsewhere.
     ///   - acknowledgements: Advanced after each write slice to the log positions whose events serving now sees.
     public init(
         log: Log,
-        profiles: MemoryProfileStore,
         deduplication: DeduplicationIndex,
         checkpoints: any CheckpointStore,
         catalog: ItemCatalog = ItemCatalog(),
@@ -124,12 +121,12 @@ public final class StreamProcessor<Log: EventLog>: Service {
         self.publisher = publisher
         self.catalog = catalog
         self.log = log
-        self.profiles = profiles
         self.deduplication = deduplication
         self.checkpoints = checkpoints
         self.configuration = configuration
         self.trending = SnapshotPublisher(.empty)
         self.engine = EngineStore(RecommendationEngine(configuration: configuration.engine))
+        self.profiles = EngineProfileStore(engine: self.engine)
         self.logger = logger
         self.freshnessObserver = freshnessObserver
         self.backlog = configuration.backlog.map { [log, status] configuration in
@@ -240,7 +237,7 @@ public final class StreamProcessor<Log: EventLog>: Service {
             self.trending.publish(self.engine.read { $0.trendingSnapshot() })
             return
         }
-        let engine: RecommendationEngine
+        var engine: RecommendationEngine
         do {
             engine = try checkpoint.engineState.withUnsafeBytes { raw in
                 var reader = BinaryReader(raw)
@@ -252,8 +249,9 @@ public final class StreamProcessor<Log: EventLog>: Service {
                     + "settings it was written with, or delete the checkpoint to rebuild everything from the log"
             )
         }
+        // A checkpoint written before format 4 keeps the profiles apart: they move into the engine's records.
+        for profile in checkpoint.legacyProfiles { engine.replaceProfile(with: profile) }
         self.engine.write { $0 = engine }
-        self.profiles.replaceAll(with: checkpoint.profiles)
         self.catalog.replaceAll(with: checkpoint.catalog)
         self.deduplication.restore(checkpoint.appliedIDs)
         self.trending.publish(engine.trendingSnapshot())
@@ -261,7 +259,7 @@ public final class StreamProcessor<Log: EventLog>: Service {
         self.logger.info(
             "Restored checkpoint",
             metadata: [
-                "starling.processor.profiles": "\(checkpoint.profiles.count)",
+                "starling.processor.profiles": "\(engine.userCount)",
                 "starling.processor.ids": "\(checkpoint.appliedIDs.count)",
             ]
         )
@@ -304,9 +302,10 @@ public final class StreamProcessor<Log: EventLog>: Service {
             sources.append(index)
             applied += 1
         }
-        // The engine learns first and the profile version moves after, so a reader that sees version V also sees
-        // every model update of the events up to V. Positions advance after both, slice by slice, so a request
-        // waiting for its user's acknowledged events (read-your-writes) resumes as soon as their slice is visible.
+        // The engine learns each event and then moves the user's profile version in the same record, under the same
+        // write lock, so a reader that sees version V also sees every model update of the events up to V. Positions
+        // advance after each slice, so a request waiting for its user's acknowledged events (read-your-writes)
+        // resumes as soon as their slice is visible.
         var visible = positions
         var nextRecord = 0
         var start = 0
@@ -318,10 +317,8 @@ public final class StreamProcessor<Log: EventLog>: Service {
                 return first
             }
             self.publisher?.publish(applied: AppliedSlice(firstSequence: firstSequence, events: Array(events[start..<end])))
-            for event in events[start..<end] {
-                // After the models learned it and before the profile version moves.
-                self.onApplied?(event)
-                self.profiles.modify(event.user) { $0.apply(event) }
+            if let onApplied = self.onApplied {
+                for event in events[start..<end] { onApplied(event) }
             }
             while nextRecord <= sources[end - 1] {
                 visible[records[nextRecord].topicPartition] = records[nextRecord].offset + 1
@@ -366,9 +363,9 @@ public final class StreamProcessor<Log: EventLog>: Service {
         for event in events {
             if let session = event.session, seenSessions.insert(session).inserted { sessions.append(session) }
         }
-        let (models, sessionItems) = self.engine.read { engine in
+        let (states, sessionItems) = self.engine.read { engine in
             (
-                users.map { engine.portableUser($0) },
+                users.map { (profile: engine.profile(of: $0), model: engine.portableUser($0)) },
                 sessions.map { session in engine.sessionItems(session).map { engine.itemKey($0) } }
             )
         }
@@ -378,10 +375,14 @@ public final class StreamProcessor<Log: EventLog>: Service {
         }
         var published: [PublishedUser] = []
         published.reserveCapacity(users.count)
-        for (user, model) in zip(users, models) {
-            guard let profile = self.profiles.profile(for: user) else { continue }
+        for (user, state) in zip(users, states) {
+            guard let profile = state.profile else { continue }
             published.append(
-                PublishedUser(profile: profile, model: model ?? .init(), applied: Self.partitions(of: user, in: positions, counts: partitionCounts))
+                PublishedUser(
+                    profile: profile,
+                    model: state.model ?? .init(),
+                    applied: Self.partitions(of: user, in: positions, counts: partitionCounts)
+                )
             )
         }
         publisher.publish(users: published)
@@ -420,7 +421,6 @@ public final class StreamProcessor<Log: EventLog>: Service {
     private func checkpointInput(_ positions: [TopicPartition: Int64]) -> CheckpointInput {
         CheckpointInput(
             positions: positions,
-            profiles: self.profiles.snapshot(),
             engine: self.engine.snapshot(),
             ids: self.deduplication.snapshot(),
             catalog: self.catalog.all()
@@ -434,7 +434,6 @@ public final class StreamProcessor<Log: EventLog>: Service {
         self.deduplication.prune(now: .now())
         let checkpoint = Checkpoint(
             positions: input.positions,
-            profiles: input.profiles.flatMap(\.values),
             engineState: { () -> [UInt8] in
                 var writer = BinaryWriter(capacity: 1 << 20)
                 input.engine.encode(into: &writer)

@@ -12,7 +12,6 @@ struct ModelRetrainerTests {
         let engine = try RecommendationEngine.Configuration(settings: ["trainer=ials", "ials_iterations=5"])
         let processor = StreamProcessor(
             log: log,
-            profiles: MemoryProfileStore(),
             deduplication: dedup,
             checkpoints: MemoryCheckpointStore(),
             catalog: ItemCatalog(),

@@ -15,7 +15,6 @@ struct StreamProcessorTests {
     ) -> StreamProcessor<SegmentedEventLog> {
         StreamProcessor(
             log: log,
-            profiles: MemoryProfileStore(),
             deduplication: deduplication,
             checkpoints: checkpoints,
             catalog: catalog,
@@ -106,6 +105,41 @@ struct StreamProcessorTests {
             #expect(profile.version == 15)
             #expect(profile.typeCounts == ["view": 10, "click": 5])
         }
+        await log.close()
+    }
+
+    @Test func aFormat3CheckpointsProfilesMoveIntoTheEngine() async throws {
+        // Before format 4 the profiles were checkpointed apart from the engine, which knew only users with items.
+        var engine = RecommendationEngine()
+        let events = [
+            event(.view, user: "reader", item: "a", at: 1_000),
+            event(.navigate, user: "reader", item: nil, at: 2_000),
+            event(.navigate, user: "walker", item: nil, at: 3_000),
+        ]
+        var profiles: [String: UserProfile] = [:]
+        for event in events { profiles[event.user, default: UserProfile(user: event.user)].apply(event) }
+        for event in events where event.item != nil { engine.learn(event) }
+        var state = BinaryWriter(capacity: 1 << 12)
+        engine.encode(into: &state)
+        let checkpoints = MemoryCheckpointStore()
+        try await checkpoints.save(
+            Checkpoint(
+                decoding: formatThreeCheckpoint(positions: [:], profiles: Array(profiles.values), engineState: state.bytes)
+            )
+        )
+
+        let directory = TemporaryDirectory()
+        let log = try openLog(directory.path)
+        let processor = self.makeProcessor(log: log, checkpoints: checkpoints)
+        try await withRunningProcessor(processor) {
+            try await eventually("recovered") { processor.isRecovered }
+        }
+
+        #expect(processor.profiles.profile(for: "reader") == profiles["reader"])
+        #expect(processor.profiles.profile(for: "walker") == profiles["walker"])
+        // Saved again in the current format, with the profiles inside the engine's state.
+        let saved = try #require(try await checkpoints.load())
+        #expect(saved.legacyProfiles.isEmpty)
         await log.close()
     }
 

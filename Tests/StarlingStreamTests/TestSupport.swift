@@ -68,3 +68,34 @@ func eventually(
 func event(_ type: EventType, user: String, item: String?, id: String? = nil, at ms: Int64, value: Double? = nil) -> Event {
     Event(type: type, user: user, item: item, id: id, timestamp: EventTime(milliseconds: ms), value: value)
 }
+
+/// A checkpoint in format 3, as written before the profiles moved into the engine's state: positions, profiles,
+/// engine state, applied ids, an empty catalogue and the CRC-32C.
+func formatThreeCheckpoint(
+    positions: [TopicPartition: Int64],
+    profiles: [UserProfile],
+    engineState: [UInt8],
+    appliedIDs: [(id: String, time: Int64)] = []
+) -> [UInt8] {
+    var w = BinaryWriter(capacity: 256)
+    w.write(UInt32(0x4B43_5453))
+    w.write(UInt8(3))
+    w.writeVarint(UInt64(positions.count))
+    for (partition, offset) in positions {
+        w.write(partition.topic)
+        w.writeVarint(UInt64(partition.partition))
+        w.write(offset)
+    }
+    w.writeVarint(UInt64(profiles.count))
+    for profile in profiles { profile.encode(into: &w) }
+    w.write(lengthPrefixed: engineState)
+    w.writeVarint(UInt64(appliedIDs.count))
+    for (id, time) in appliedIDs {
+        w.write(id)
+        w.write(time)
+    }
+    w.writeVarint(0)
+    let crc = w.bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[4...])) }
+    w.write(crc)
+    return w.bytes
+}

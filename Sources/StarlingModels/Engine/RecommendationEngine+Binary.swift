@@ -1,8 +1,10 @@
 public import StarlingCore
 
 extension RecommendationEngine {
-    /// 3 added the iALS feedback section; version 2 is still read (as having none).
-    private static let formatVersion: UInt8 = 3
+    /// 4 added the users' profiles (the event type names, and per user the version, counts, first and last seen
+    /// and the packed history of `RecommendationEngine+Profile.swift`); 3 added the iALS feedback section. Versions
+    /// 2 and 3 are still read (as having empty profiles and, for 2, no feedback).
+    private static let formatVersion: UInt8 = 4
 
     /// Appends the engine's learned state (not its configuration) to `w`.
     public func encode(into w: inout BinaryWriter) {
@@ -12,6 +14,8 @@ extension RecommendationEngine {
         w.write(self.modelVersion)
         w.writeVarint(UInt64(self.itemKeys.count))
         for key in self.itemKeys { w.write(key.name) }
+        w.writeVarint(UInt64(self.eventTypes.count))
+        for type in self.eventTypes { w.write(type.name) }
         w.writeVarint(UInt64(self.users.count))
         for (id, state) in self.users.enumerated() {
             w.write(self.userIndex.key(Int32(id)))
@@ -23,6 +27,13 @@ extension RecommendationEngine {
             w.write(UInt32(bitPattern: Int32(state.segment)))
             w.write(state.events)
             w.write(state.lastEvent)
+            w.write(state.version)
+            w.write(state.eventCount)
+            w.write(state.firstSeen)
+            w.write(state.lastSeen)
+            w.writeVarint(UInt64(state.typeKinds))
+            w.writeVarint(UInt64(state.history.count))
+            for word in state.history { w.write(word) }
         }
         w.writeVarint(UInt64(self.factors.configuration.dimensions))
         w.write(floats: self.factors.userFactors)
@@ -95,11 +106,33 @@ extension RecommendationEngine {
         counter = TrendingCounter(configuration: counter.configuration, landmark: landmark, sums: sums, latest: latest)
     }
 
+    /// Reads a user's profile fields (format 4), checking the packed history against the type and item tables.
+    private func decodeProfile(into state: inout UserState, _ r: inout BinaryReader) throws(BinaryFormatError) {
+        state.version = try r.readUInt64()
+        state.eventCount = try r.readUInt64()
+        state.firstSeen = try r.readInt64()
+        state.lastSeen = try r.readInt64()
+        let typeKinds = try r.readVarint()
+        let words = try r.readVarint()
+        guard typeKinds <= words, (words - typeKinds) % 2 == 0, (words - typeKinds) / 2 <= UserProfile.recentLimit,
+            typeKinds <= UInt64(self.eventTypes.count)
+        else { throw .malformed }
+        state.typeKinds = UInt16(typeKinds)
+        state.history.reserveCapacity(Int(words))
+        for _ in 0..<words { state.history.append(try r.readUInt64()) }
+        let types = UInt64(self.eventTypes.count)
+        for (type, _) in state.typeCounts where UInt64(type) >= types { throw .malformed }
+        for index in 0..<state.recentInteractionCount {
+            let (item, type, _) = state.recentInteraction(index)
+            guard UInt64(type) < types, item >= 0, Int(item) < self.itemKeys.count else { throw .malformed }
+        }
+    }
+
     /// Restores learned state written by ``encode(into:)`` into an engine with `configuration`.
     public init(configuration: Configuration, decoding r: inout BinaryReader) throws(BinaryFormatError) {
         self.init(configuration: configuration)
         let version = try r.readUInt8()
-        guard version == Self.formatVersion || version == 2 else { throw .malformed }
+        guard (2...Self.formatVersion).contains(version) else { throw .malformed }
         self.latest = EventTime(milliseconds: try r.readInt64())
         self.eventCount = try r.readUInt64()
         self.modelVersion = try r.readUInt64()
@@ -109,6 +142,13 @@ extension RecommendationEngine {
             let name = try r.readString()
             guard self.itemIndex.intern(name).inserted else { throw .malformed }
             self.itemKeys.append(ItemKey(name))
+        }
+        if version >= 4 {
+            for _ in 0..<(try r.readVarint()) {
+                let name = try r.readString()
+                guard self.eventTypeIDs[name] == nil, self.eventTypes.count <= Int(UInt16.max) else { throw .malformed }
+                _ = self.internEventType(EventType(name))
+            }
         }
         let userCount = try r.readVarint()
         guard userCount <= UInt64(r.remaining) else { throw .truncated }
@@ -124,6 +164,7 @@ extension RecommendationEngine {
             state.segment = Int16(truncatingIfNeeded: Int32(bitPattern: try r.readUInt32()))
             state.events = try r.readUInt32()
             state.lastEvent = try r.readInt64()
+            if version >= 4 { try self.decodeProfile(into: &state, &r) }
             guard self.userIndex.intern(name).inserted,
                 (state.seen + state.recent + state.disliked).allSatisfy({ $0 >= 0 && Int($0) < Int(itemCount) })
             else { throw .malformed }

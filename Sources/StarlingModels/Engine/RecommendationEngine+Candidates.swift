@@ -52,7 +52,7 @@ extension RecommendationEngine {
         excludeSeen: Bool = true
     ) -> [Candidate] {
         self.candidates(
-            context: self.userID(user).map(self.context(of:)),
+            context: self.userID(user).flatMap { self.users[Int($0)].events > 0 ? self.context(of: $0) : nil },
             count: count,
             source: source,
             excluding: excluding,

@@ -6,9 +6,13 @@ extension RecommendationEngine {
     public mutating func learn(_ event: Event) {
         self.eventCount += 1
         if event.timestamp > self.latest { self.latest = event.timestamp }
-        guard let itemName = event.item else { return }
-        let item = self.internItem(named: itemName)
+        let interned = event.item.map { self.internItem(named: $0) }
         let user = self.internUser(event.user)
+        let type = self.internEventType(event.type)
+        // Every event moves the user's profile, with or without an item, and only after the models learned it:
+        // a reader that sees version V sees every model update of the user's events up to V.
+        defer { self.users[Int(user)].recordProfile(of: event, item: interned, type: type) }
+        guard let item = interned else { return }
         let time = event.timestamp.milliseconds
         // Move the state out so that its arrays stay uniquely referenced while they change (no copy, no reference
         // counting per event).

@@ -42,9 +42,9 @@ extension RecommendationEngine {
         }
     }
 
-    /// The state of `user` in portable form, if the engine knows the user.
+    /// The state of `user` in portable form, if the engine's models know the user (``knows(user:)``).
     public func portableUser(_ user: String) -> PortableUser? {
-        guard let id = self.userID(user) else { return nil }
+        guard let id = self.userID(user), self.users[Int(id)].events > 0 else { return nil }
         let state = self.users[Int(id)]
         return PortableUser(
             seen: state.seen.map { self.itemKey($0) },

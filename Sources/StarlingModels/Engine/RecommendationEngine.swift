@@ -20,7 +20,8 @@ import Darwin
 /// A plain value with no locks, clocks or I/O; the stream processor owns the one mutable copy.
 public struct RecommendationEngine: Recommender, Sendable {
 
-    /// What the engine remembers of one user.
+    /// What the engine remembers of one user: the models' per-user state and the user's versioned profile, in one
+    /// record (see `RecommendationEngine+Profile.swift`).
     public struct UserState: Sendable {
         /// Items the user interacted with, sorted ascending (dense ids).
         public internal(set) var seen: [Int32] = []
@@ -31,9 +32,22 @@ public struct RecommendationEngine: Recommender, Sendable {
         public internal(set) var ratingSum: Float = 0
         public internal(set) var ratingCount: Float = 0
         public internal(set) var segment: Int16 = -1
+        /// How many of ``history``'s leading words are counts by event type (placed here to fill padding).
+        var typeKinds: UInt16 = 0
+        /// Events with an item learned by the models.
         public internal(set) var events: UInt32 = 0
-        /// Event time of the user's latest event, in milliseconds.
+        /// Event time of the user's latest event with an item, in milliseconds.
         public internal(set) var lastEvent: Int64 = 0
+        /// The profile's version (``UserProfile/version``): one more per event of the user, with or without an item.
+        public internal(set) var version: UInt64 = 0
+        /// The profile's ``UserProfile/eventCount``.
+        public internal(set) var eventCount: UInt64 = 0
+        /// Event time of the user's first and latest events of any kind, in milliseconds.
+        public internal(set) var firstSeen: Int64 = 0
+        public internal(set) var lastSeen: Int64 = 0
+        /// The profile's counts by event type, then its recent interactions, packed in one allocation (the layout
+        /// is described in `RecommendationEngine+Profile.swift`). The interacted items are ``seen``.
+        var history: [UInt64] = []
     }
 
     public let configuration: Configuration
@@ -43,6 +57,9 @@ public struct RecommendationEngine: Recommender, Sendable {
     /// User ids by name; ``users`` is indexed by them.
     var userIndex = StringInterner()
     var users: [UserState] = []
+    /// Event types by the small id profiles store them under, and the ids by name.
+    var eventTypes: [EventType] = []
+    var eventTypeIDs: [String: UInt16] = [:]
     public internal(set) var factors: FactorModel
     public internal(set) var cooccurrence: CooccurrenceModel
     /// Time-decayed popularity with an exact top list (also what `/v1/trending` serves).
@@ -113,9 +130,9 @@ public struct RecommendationEngine: Recommender, Sendable {
         self.itemKeys[Int(id)]
     }
 
-    /// Whether the engine has learned from an event of `user`.
+    /// Whether the engine's models have learned from an event of `user` with an item.
     public func knows(user: String) -> Bool {
-        self.userIndex.id(of: user) != nil
+        self.userIndex.id(of: user).map { self.users[Int($0)].events > 0 } ?? false
     }
 
     /// The dense id of `user`, if known.
