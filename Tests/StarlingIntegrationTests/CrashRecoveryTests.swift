@@ -41,7 +41,8 @@ struct CrashRecoveryTests {
         let server = try StarlingServer(dataDirectory: directory, extraArguments: arguments)
         try await server.start()
 
-        // Ingest from 6 concurrent clients; kill -9 after 2.5 s, mid-flight.
+        // Ingest from 6 concurrent clients; kill -9 mid-flight, once at least 30 batches were acknowledged and 1 s
+        // has passed (a condition, not a fixed time: a busy machine acknowledges more slowly).
         let ledger = Ledger()
         await withTaskGroup(of: Void.self) { group in
             for client in 0..<6 {
@@ -61,7 +62,13 @@ struct CrashRecoveryTests {
                     }
                 }
             }
-            try? await Task.sleep(for: .milliseconds(2_500))
+            let started = ContinuousClock.now
+            let deadline = started + .seconds(120)
+            while ContinuousClock.now < deadline {
+                let acknowledged = ledger.batches.withLock { $0.count(where: \.acknowledged) }
+                if acknowledged >= 30, ContinuousClock.now - started >= .seconds(1) { break }
+                try? await Task.sleep(for: .milliseconds(50))
+            }
             server.kill9()
         }
         let batches = ledger.batches.withLock { $0 }

@@ -153,9 +153,7 @@ final class RawConnection {
 
     /// Reads until the server closes the connection or `timeout` passes: the bytes read, and whether it closed.
     func readUntilClosed(timeout: Duration) -> (text: String, closed: Bool) {
-        let (seconds, attoseconds) = timeout.components
-        var limit = timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
-        setsockopt(self.descriptor, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        self.setReceiveTimeout(timeout)
         var received: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4_096)
         while true {
@@ -168,9 +166,7 @@ final class RawConnection {
 
     /// Reads until `marker` arrives or `timeout` passes.
     func read(until marker: String, timeout: Duration) -> String? {
-        let (seconds, attoseconds) = timeout.components
-        var limit = timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
-        setsockopt(self.descriptor, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        self.setReceiveTimeout(timeout)
         var received: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4_096)
         while true {
@@ -180,6 +176,13 @@ final class RawConnection {
             let text = String(decoding: received, as: UTF8.self)
             if text.contains(marker) { return text }
         }
+    }
+
+    /// Each `recv` returns after at most `timeout` without data.
+    private func setReceiveTimeout(_ timeout: Duration) {
+        let (seconds, attoseconds) = timeout.components
+        var limit = timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
+        setsockopt(self.descriptor, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
     }
 
     /// Closes the connection (idempotent).
