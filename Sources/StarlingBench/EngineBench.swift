@@ -27,19 +27,28 @@ struct EngineBench: ParsableCommand {
         help: ArgumentHelp("Change a model setting (repeatable).", valueName: "key=value")
     )
     var modelSettings: [String] = []
+    @Flag(
+        help: "Generate each event just before it is learned instead of all of them first: the resident-set growth is then the engine's alone (no freed generation garbage for it to reuse), and the time includes generation."
+    )
+    var streaming = false
 
     func run() throws {
         var configuration = RecommendationEngine.Configuration()
         for setting in self.modelSettings { try configuration.apply(setting) }
         var traffic = SyntheticTraffic(users: self.users, items: self.items)
-        let generated: [Event] = (0..<self.events).map { k in
+        func event(_ k: Int) -> Event {
             traffic.event(at: EventTime(milliseconds: 1_700_000_000_000 + Int64(k) * 10))
         }
+        let generated: [Event] = self.streaming ? [] : (0..<self.events).map(event)
         let before = Self.residentBytes()
         var engine = RecommendationEngine(configuration: configuration)
         let start = ContinuousClock.now
         let cpuStart = Self.threadCPUNanoseconds()
-        for event in generated { engine.learn(event) }
+        if self.streaming {
+            for k in 0..<self.events { engine.learn(event(k)) }
+        } else {
+            for event in generated { engine.learn(event) }
+        }
         let cpu = Self.threadCPUNanoseconds() - cpuStart
         let elapsed = ContinuousClock.now - start
         let afterEngine = Self.residentBytes()
