@@ -90,3 +90,61 @@ struct SplitMix {
         return z ^ (z >> 31)
     }
 }
+
+struct SparseTrendingCounterTests {
+    @Test func aSparseCounterRanksAndScoresExactlyLikeADenseOne() {
+        var dense = TrendingCounter(configuration: .init(halfLife: .seconds(3_600), topSize: 20))
+        var sparse = TrendingCounter(configuration: .init(halfLife: .seconds(3_600), topSize: 20, sparse: true))
+        var random = SystemRandomNumberGenerator()
+        for k in 0..<5_000 {
+            let item = Int32.random(in: 0..<100_000, using: &random) % 300 * 331  // 300 items, ids up to ~99k
+            let weight = Double.random(in: 0.1...3, using: &random)
+            dense.record(item, weight: weight, at: .seconds(Int64(k)))
+            sparse.record(item, weight: weight, at: .seconds(Int64(k)))
+        }
+        let names = (0..<100_000).map { ItemKey("i\($0)") }
+        #expect(sparse.snapshot(names: names).ranked == dense.snapshot(names: names).ranked)
+        #expect(sparse.score(of: 331, at: .seconds(5_000)) == dense.score(of: 331, at: .seconds(5_000)))
+        #expect(sparse.score(of: 1, at: .seconds(5_000)) == 0)
+        #expect(sparse.sums.count <= 300, "storage follows the items seen, not the largest id (\(sparse.sums.count))")
+        #expect(dense.sums.count > 90_000)
+        // Restored from what the engine stores (sums and their items), it ranks the same.
+        let restored = TrendingCounter(
+            configuration: sparse.configuration,
+            landmark: sparse.landmark,
+            sums: sparse.sums,
+            items: sparse.items,
+            latest: sparse.latest
+        )
+        #expect(restored.snapshot(names: names).ranked == dense.snapshot(names: names).ranked)
+    }
+
+    @Test func categoriesNamedByClientsAreCappedAndEachIsSizedByItsItems() throws {
+        var configuration = RecommendationEngine.Configuration()
+        configuration.maxCategories = 50
+        var engine = RecommendationEngine(configuration: configuration)
+        for k in 0..<1_000 {
+            // A new category with one item each, and an item id that grows with k.
+            let event = Event(
+                type: .like,
+                user: "u\(k % 7)",
+                item: "item-\(k)",
+                timestamp: .seconds(Int64(k)),
+                context: [("category", .string("category-\(k)"))]
+            )
+            engine.learn(event)
+        }
+        #expect(engine.categoryPopularity.count == 50)
+        #expect(engine.categoryPopularity.values.allSatisfy { $0.sums.count == 1 })
+        #expect(engine.categoryCandidates("category-10", count: 5, excluding: []).map { engine.itemKey($0.item).name } == ["item-10"])
+        #expect(engine.categoryCandidates("category-999", count: 5, excluding: []).isEmpty, "beyond the cap: not tracked")
+        // The binary form keeps each category's items.
+        var writer = BinaryWriter()
+        engine.encode(into: &writer)
+        let restored = try writer.bytes.withUnsafeBytes { raw in
+            var reader = BinaryReader(raw)
+            return try RecommendationEngine(configuration: configuration, decoding: &reader)
+        }
+        #expect(restored.categoryCandidates("category-10", count: 5, excluding: []).map { restored.itemKey($0.item).name } == ["item-10"])
+    }
+}

@@ -1,10 +1,11 @@
 public import StarlingCore
 
 extension RecommendationEngine {
+    /// 5 names the item of each sum of a category's trending (sparse counters).
     /// 4 added the users' profiles (the event type names, and per user the version, counts, first and last seen
     /// and the packed history of `RecommendationEngine+Profile.swift`); 3 added the iALS feedback section. Versions
     /// 2 and 3 are still read (as having empty profiles and, for 2, no feedback).
-    private static let formatVersion: UInt8 = 4
+    private static let formatVersion: UInt8 = 5
 
     /// Appends the engine's learned state (not its configuration) to `w`.
     public func encode(into w: inout BinaryWriter) {
@@ -53,6 +54,7 @@ extension RecommendationEngine {
         for (category, scores) in self.categoryPopularity {
             w.write(category)
             Self.encode(scores, into: &w)
+            w.write(int32s: scores.items)
         }
         w.writeVarint(UInt64(self.itemCategories.count))
         for (item, category) in self.itemCategories {
@@ -99,11 +101,24 @@ extension RecommendationEngine {
         try r.readUInt8() == 1 ? try r.readInt64() : nil
     }
 
-    private static func decode(_ counter: inout TrendingCounter, _ r: inout BinaryReader) throws(BinaryFormatError) {
+    /// - Parameter withItems: Whether the sums are followed by the item of each (sparse counters, format 5).
+    private static func decode(
+        _ counter: inout TrendingCounter,
+        _ r: inout BinaryReader,
+        withItems: Bool = false
+    ) throws(BinaryFormatError) {
         let landmark = try self.decodeLandmark(&r)
         let latest = EventTime(milliseconds: try r.readInt64())
         let sums = try r.readDoubles()
-        counter = TrendingCounter(configuration: counter.configuration, landmark: landmark, sums: sums, latest: latest)
+        let items = withItems ? try r.readInt32s() : []
+        guard items.isEmpty || items.count == sums.count else { throw .malformed }
+        counter = TrendingCounter(
+            configuration: counter.configuration,
+            landmark: landmark,
+            sums: sums,
+            items: items,
+            latest: latest
+        )
     }
 
     /// Reads a user's profile fields (format 4), checking the packed history against the type and item tables.
@@ -197,8 +212,10 @@ extension RecommendationEngine {
         for k in 0..<segmentCount { try Self.decode(&self.segmentPopularity[k], &r) }
         for _ in 0..<(try r.readVarint()) {
             let category = try r.readString()
-            var counter = TrendingCounter(configuration: .init(halfLife: configuration.trendingHalfLife, topSize: 300))
-            try Self.decode(&counter, &r)
+            var counter = TrendingCounter(configuration: configuration.categoryTrending)
+            // Format 5 names the item of each sum; before, the sums were by item id.
+            try Self.decode(&counter, &r, withItems: version >= 5)
+            guard counter.items.allSatisfy({ Int($0) < self.itemKeys.count }) else { throw .malformed }
             self.categoryPopularity[category] = counter
         }
         for _ in 0..<(try r.readVarint()) {

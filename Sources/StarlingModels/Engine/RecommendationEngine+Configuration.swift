@@ -43,6 +43,15 @@ extension RecommendationEngine {
         /// stale and what is trending now matters more. Defaults to 7 days.
         public var activityHalfLife: Duration = .seconds(7 * 24 * 3_600)
 
+        /// The most categories (from events' `context.category`) with their own trending list; events in further
+        /// categories still count everywhere else. Defaults to 10,000.
+        public var maxCategories: Int = 10_000
+
+        /// One category's trending: sparse, so that its size follows its own items.
+        var categoryTrending: TrendingCounter.Configuration {
+            .init(halfLife: self.trendingHalfLife, topSize: 300, sparse: true)
+        }
+
         var trendingConfiguration: TrendingCounter.Configuration {
             .init(halfLife: self.trendingHalfLife, topSize: 1_000)
         }

@@ -40,11 +40,12 @@ extension RecommendationEngine {
             self.learnEmbedding(user: user, item: item, signal: weight)
             self.cooccurrence.record(item: item, weight: weight, after: state.recent, at: time)
             self.trending.record(item, weight: signal, at: event.timestamp)
-            if let category = self.itemCategories[item] {
-                self.categoryPopularity[
-                    category,
-                    default: TrendingCounter(configuration: .init(halfLife: self.configuration.trendingHalfLife, topSize: 300))
-                ].record(item, weight: signal, at: event.timestamp)
+            // Categories are named by clients: at most `maxCategories` are tracked, each sized by its own items.
+            if let category = self.itemCategories[item],
+                self.categoryPopularity[category] != nil || self.categoryPopularity.count < self.configuration.maxCategories
+            {
+                self.categoryPopularity[category, default: TrendingCounter(configuration: self.configuration.categoryTrending)]
+                    .record(item, weight: signal, at: event.timestamp)
             }
             let segment = self.kmeans.update(self.factors.userVector(user))
             state.segment = Int16(segment)

@@ -20,6 +20,7 @@ extension RecommendationEngine.Configuration {
         ("cooccurrence_half_life_days", "half-life of co-occurrence (default 365)"),
         ("cooccurrence_neighbours", "neighbours kept per item (default 150)"),
         ("segments", "k-means segments (default 16)"),
+        ("max_categories", "categories (context.category) with their own trending list (default 10000)"),
         ("blend_depth", "candidates per source in the blend (default 50)"),
         ("embedding_candidates", "nearest items by embedding over the whole catalogue added to the blend (default 0)"),
         ("activity_half_life_hours", "idle time after which personal sources count half in the blend (default 168)"),
@@ -81,6 +82,7 @@ extension RecommendationEngine.Configuration {
         case "ials_item_fold_in_limit": self.implicitALS.itemFoldInLimit = value == 0 ? 0 : try positiveInt()
         case "ials_user_fold_in_limit": self.implicitALS.userFoldInLimit = value == 0 ? 0 : try positiveInt()
         case "recent_window": self.recentWindow = try positiveInt()
+        case "max_categories": self.maxCategories = try positiveInt()
         case "cooccurrence_window": self.cooccurrenceWindow = try positiveInt()
         case "trending_half_life_hours": self.trendingHalfLife = .seconds(try positive() * 3_600)
         case "cooccurrence_half_life_days": self.cooccurrence.halfLife = .seconds(try positive() * 86_400)

@@ -15,7 +15,9 @@ import Darwin
 /// Late events simply add a smaller amount. When exponents grow large the landmark moves forward and every sum is
 /// rescaled (``rebase(to:)``).
 ///
-/// Sums and top-list positions are arrays indexed by id, so recording an event hashes nothing.
+/// Sums and top-list positions are arrays indexed by id, so recording an event hashes nothing. A *sparse* counter
+/// (``Configuration/sparse``, for the many small per-category counters) indexes them by a slot per item it has seen
+/// instead, found through an ``Int32Map``: its size follows its own items, not the largest item id.
 /// A plain value: no locks, clocks or I/O.
 public struct TrendingCounter: Sendable {
     /// Configuration for ``TrendingCounter``.
@@ -24,12 +26,15 @@ public struct TrendingCounter: Sendable {
         public var halfLife: Duration
         /// The number of items kept ranked. Defaults to 1,000.
         public var topSize: Int
+        /// Whether storage follows the items seen (a slot each) rather than the largest item id. Defaults to `false`.
+        public var sparse: Bool
 
-        public init(halfLife: Duration = .seconds(4 * 24 * 3_600), topSize: Int = 1_000) {
+        public init(halfLife: Duration = .seconds(4 * 24 * 3_600), topSize: Int = 1_000, sparse: Bool = false) {
             precondition(halfLife > .zero, "halfLife must be positive")
             precondition(topSize > 0, "topSize must be positive")
             self.halfLife = halfLife
             self.topSize = topSize
+            self.sparse = sparse
         }
 
         var halfLifeMilliseconds: Double {
@@ -41,11 +46,15 @@ public struct TrendingCounter: Sendable {
     private let halfLifeMilliseconds: Double
     /// The landmark `L`, in milliseconds.
     public private(set) var landmark: Int64?
-    /// Forward-decayed sums, indexed by item id.
+    /// Forward-decayed sums, indexed by slot: the item id, or for a sparse counter the slot ``items`` names.
     public private(set) var sums: [Double] = []
-    /// Per item, its index in `top`, or -1.
+    /// Sparse counters: the item of each slot.
+    public private(set) var items: [Int32] = []
+    /// Sparse counters: the slot of each item.
+    private var slots: Int32Map?
+    /// Per slot, its index in `top`, or -1.
     private var positions: [Int32] = []
-    /// The highest sums, descending.
+    /// The slots with the highest sums, descending.
     private var top: [Int32] = []
     /// The latest event time seen: "now" in event time.
     public private(set) var latest: EventTime = EventTime(milliseconds: 0)
@@ -56,6 +65,38 @@ public struct TrendingCounter: Sendable {
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
         self.halfLifeMilliseconds = configuration.halfLifeMilliseconds
+        if configuration.sparse { self.slots = Int32Map() }
+    }
+
+    /// The slot of `item`, if it has one.
+    @inline(__always)
+    private func slot(of item: Int32) -> Int? {
+        if let slots = self.slots { return slots[item].map(Int.init) }
+        return Int(item) < self.sums.count ? Int(item) : nil
+    }
+
+    /// The slot of `item`, creating it (and room for it).
+    private mutating func slot(creating item: Int32) -> Int {
+        if self.slots != nil {
+            if let slot = self.slots?[item] { return Int(slot) }
+            let slot = self.sums.count
+            self.slots?.set(item, Int32(slot))
+            self.items.append(item)
+            self.sums.append(0)
+            self.positions.append(-1)
+            return slot
+        }
+        let k = Int(item)
+        while self.sums.count <= k {
+            self.sums.append(0)
+            self.positions.append(-1)
+        }
+        return k
+    }
+
+    @inline(__always)
+    private func item(at slot: Int32) -> Int32 {
+        self.slots == nil ? slot : self.items[Int(slot)]
     }
 
     /// Adds `weight` (≥ 0) to `item` at event time `time`. Late events count, decayed by their age.
@@ -69,13 +110,9 @@ public struct TrendingCounter: Sendable {
             self.rebase(to: time)
             exponent = 0
         }
-        let k = Int(item)
-        while self.sums.count <= k {
-            self.sums.append(0)
-            self.positions.append(-1)
-        }
+        let k = self.slot(creating: item)
         self.sums[k] += weight * exp2(exponent)
-        self.promote(item)
+        self.promote(Int32(k))
     }
 
     private mutating func promote(_ item: Int32) {
@@ -113,16 +150,16 @@ public struct TrendingCounter: Sendable {
 
     /// The decayed score of `item` at `time`.
     public func score(of item: Int32, at time: EventTime) -> Double {
-        guard Int(item) < self.sums.count, let landmark else { return 0 }
-        return self.sums[Int(item)] * exp2(Double(landmark - time.milliseconds) / self.halfLifeMilliseconds)
+        guard let slot = self.slot(of: item), let landmark else { return 0 }
+        return self.sums[slot] * exp2(Double(landmark - time.milliseconds) / self.halfLifeMilliseconds)
     }
 
     /// Calls `body` with each ranked item and its score decayed to `time`, best first, until it returns `false`.
     public func forEachRanked(at time: EventTime, _ body: (Int32, Double) -> Bool) {
         guard let landmark else { return }
         let factor = exp2(Double(landmark - time.milliseconds) / self.halfLifeMilliseconds)
-        for item in self.top {
-            if !body(item, self.sums[Int(item)] * factor) { return }
+        for slot in self.top {
+            if !body(self.item(at: slot), self.sums[Int(slot)] * factor) { return }
         }
     }
 
@@ -139,13 +176,23 @@ public struct TrendingCounter: Sendable {
         return TrendingSnapshot(ranked: ranked, asOf: time)
     }
 
-    /// Restores a counter from its stored sums (see ``sums`` and ``landmark``).
-    public init(configuration: Configuration, landmark: Int64?, sums: [Double], latest: EventTime) {
+    /// Restores a counter from its stored sums (see ``sums``, ``items`` and ``landmark``): for a sparse counter,
+    /// `items` names the item of each sum (a dense one takes the sums by item id and ignores it). A sparse counter
+    /// keeps only the items whose sum is positive.
+    public init(configuration: Configuration, landmark: Int64?, sums: [Double], items: [Int32] = [], latest: EventTime) {
         self.init(configuration: configuration)
         self.landmark = landmark
-        self.sums = sums
         self.latest = latest
-        self.positions = [Int32](repeating: -1, count: sums.count)
+        if configuration.sparse {
+            let names = items.count == sums.count ? items : sums.indices.map { Int32($0) }
+            for (item, sum) in zip(names, sums) where sum > 0 && item >= 0 && self.slot(of: item) == nil {
+                self.sums[self.slot(creating: item)] = sum
+            }
+        } else {
+            self.sums = sums
+            self.positions = [Int32](repeating: -1, count: sums.count)
+        }
+        let sums = self.sums
         let ranked = sums.indices.filter { sums[$0] > 0 }
             .sorted { sums[$0] != sums[$1] ? sums[$0] > sums[$1] : $0 < $1 }
             .prefix(configuration.topSize)
