@@ -1,5 +1,5 @@
-public import StarlingCore
-public import StarlingModels
+import StarlingCore
+import StarlingModels
 
 /// What `{prefix}model:meta` holds: where the current model snapshot's chunks are and how to check them.
 public struct SnapshotManifest: Hashable, Sendable {

@@ -1,7 +1,7 @@
 public import Logging
 public import ServiceLifecycle
 import StarlingCluster
-public import StarlingCore
+import StarlingCore
 public import StarlingEventLog
 public import StarlingHTTP
 import StarlingModels

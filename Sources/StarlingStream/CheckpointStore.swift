@@ -1,4 +1,4 @@
-public import StarlingCore
+import StarlingCore
 
 /// Where the processor keeps its latest checkpoint.
 public protocol CheckpointStore: Sendable {

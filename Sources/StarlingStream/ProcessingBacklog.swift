@@ -1,4 +1,4 @@
-public import StarlingCore
+import StarlingCore
 
 /// Flow control between ingest and the stream processor, so that sustained ingest cannot outrun learning.
 ///

@@ -1,4 +1,4 @@
-public import StarlingCore
+import StarlingCore
 public import StarlingStream
 
 /// The users' published states an API process fetched most recently, kept so that while the shared store is
