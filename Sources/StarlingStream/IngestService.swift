@@ -62,26 +62,29 @@ public struct IngestService<Log: EventLog>: Sendable {
         var result = Result(accepted: 0, duplicates: 0, rejected: [])
         var appends: [LogAppend] = []
         appends.reserveCapacity(entries.count)
-        var reserved: [String] = []
+        var reserved: Set<String> = []
         for (index, entry) in entries.enumerated() {
             switch entry {
             case .failure(let error):
                 result.rejected.append((index, error))
             case .success(let event):
-                if let id = event.id {
-                    guard self.deduplication.reserve(id, at: receivedAt) else {
-                        result.duplicates += 1
-                        continue
-                    }
-                    reserved.append(id)
-                }
                 guard let topic = self.decoder.validator.configuration.schema.topic(for: event.type) else {
                     result.rejected.append((index, EventValidationError(field: "type", "has no topic")))
                     continue
                 }
+                if let id = event.id {
+                    // The same id twice in one batch: the second is a duplicate of the first (waiting for our own
+                    // reservation's outcome would never end).
+                    guard !reserved.contains(id), await self.reserve(id, at: receivedAt) else {
+                        result.duplicates += 1
+                        continue
+                    }
+                    reserved.insert(id)
+                }
                 appends.append(LogAppend(topic: topic, key: event.user, payload: event.encoded()))
             }
         }
+        guard !appends.isEmpty else { return result }
         let positions: [LogPosition]
         do {
             positions = try await self.log.append(appends)
@@ -89,8 +92,22 @@ public struct IngestService<Log: EventLog>: Sendable {
             for id in reserved { self.deduplication.release(id) }
             throw error
         }
+        for id in reserved { self.deduplication.commit(id) }
         for sink in self.sinks { await sink.acknowledged(appends, at: positions) }
         result.accepted = appends.count
         return result
+    }
+
+    /// Reserves `id`, waiting out another request's append of the same id: `false` when the event is a duplicate
+    /// (durable already, or made durable by that request), so that a retry is acknowledged as a duplicate only once
+    /// the original really is durable.
+    private func reserve(_ id: String, at receivedAt: EventTime) async -> Bool {
+        while true {
+            switch self.deduplication.reserve(id, at: receivedAt) {
+            case .reserved: return true
+            case .duplicate: return false
+            case .inFlight: await self.deduplication.waitForOutcome(id)
+            }
+        }
     }
 }

@@ -164,10 +164,14 @@ struct ClusterTests {
                 modelVersion: 0,
                 computedAt: 42
             )
-            try await d.store.store(list, user: "ab-3", key: "k", timeToLive: .milliseconds(300))
+            // Long enough to read it back on a busy machine; then wait (bounded) for Redis to expire it.
+            try await d.store.store(list, user: "ab-3", key: "k", timeToLive: .seconds(3))
             #expect(try await d.store.lookup(user: "ab-3", key: "k", includeUser: false).list == list)
             #expect(try await d.store.lookup(user: "ab-3", key: "other", includeUser: false).list == nil)
-            try await Task.sleep(for: .milliseconds(600))
+            let deadline = ContinuousClock.now + .seconds(60)
+            while try await d.store.lookup(user: "ab-3", key: "k", includeUser: false).list != nil, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(100))
+            }
             #expect(try await d.store.lookup(user: "ab-3", key: "k", includeUser: false).list == nil, "expired")
         }
     }

@@ -95,7 +95,11 @@ struct SegmentRollingTests {
                 directory: directory, topics: ["t": 1], segmentBytes: 1_024, retentionBytes: 3_000)
             try await withLog(configuration) { log in
                 try await appendBatches(log, batches: 20, perBatch: 5)
-                #expect(try segmentBases(directory, topic: "t") == stride(from: 0, to: 100, by: 10).map { Int64($0) })
+                // Ten segments, or the newest of them if a retention pass already ran while the batches were appended
+                // (a slow machine): the end state below is what the test is about.
+                let all = stride(from: 0, to: 100, by: 10).map { Int64($0) }
+                let written = try segmentBases(directory, topic: "t")
+                #expect(written.count >= 2 && Array(all.suffix(written.count)) == written, "\(written)")
                 let deadline = ContinuousClock.now + .seconds(8)
                 // The start offset moves before the files are deleted: wait for both.
                 while ContinuousClock.now < deadline {
@@ -128,7 +132,9 @@ struct SegmentRollingTests {
                 directory: directory, topics: ["t": 1], segmentBytes: 1_024, retentionAge: .zero)
             try await withLog(configuration) { log in
                 try await appendBatches(log, batches: 6, perBatch: 5)
-                #expect(try segmentBases(directory, topic: "t") == [0, 10, 20])
+                // Three segments, or the newest of them if a retention pass already ran meanwhile (see the size test).
+                let written = try segmentBases(directory, topic: "t")
+                #expect(!written.isEmpty && Array([0, 10, 20].suffix(written.count)) == written, "\(written)")
                 let deadline = ContinuousClock.now + .seconds(8)
                 while log.startOffsets()[Self.topicPartition] == 0, ContinuousClock.now < deadline {
                     try await Task.sleep(for: .milliseconds(100))

@@ -1,0 +1,98 @@
+import StarlingCore
+import StarlingEventLog
+import StarlingStream
+import Synchronization
+import Testing
+
+/// The real log, with appends held at a gate the test opens, or failed on demand.
+private final class GatedLog: EventLog {
+    let log: SegmentedEventLog
+    private let gate = Mutex<(held: [CheckedContinuation<Bool, Never>], arrived: Int)>(([], 0))
+
+    init(_ log: SegmentedEventLog) {
+        self.log = log
+    }
+
+    var topics: [String] { self.log.topics }
+    func partitionCount(of topic: String) -> Int { self.log.partitionCount(of: topic) }
+    func endOffsets() -> [TopicPartition: Int64] { self.log.endOffsets() }
+    func makeConsumer(group: String, topics: [String]) async throws -> SegmentedEventLog.Consumer {
+        try await self.log.makeConsumer(group: group, topics: topics)
+    }
+
+    /// Appends that reached the gate.
+    var arrived: Int { self.gate.withLock { $0.arrived } }
+
+    /// Lets every held append through (`true`) or fails it (`false`).
+    func open(succeed: Bool) {
+        for waiter in self.gate.withLock({ gate in defer { gate.held = [] }; return gate.held }) {
+            waiter.resume(returning: succeed)
+        }
+    }
+
+    func append(_ records: [LogAppend]) async throws -> [LogPosition] {
+        let proceed = await withCheckedContinuation { continuation in
+            self.gate.withLock { gate in
+                gate.held.append(continuation)
+                gate.arrived += 1
+            }
+        }
+        guard proceed else { throw EventLogError.io("injected failure") }
+        return try await self.log.append(records)
+    }
+}
+
+struct DeduplicationTests {
+    private func event(id: String) -> IngestBatchDecoder.Entry {
+        .success(Event(type: .click, user: "u", item: "i", id: id, timestamp: .now()))
+    }
+
+    private func eventually(_ condition: () -> Bool) async {
+        while !condition() { await Task.yield() }
+    }
+
+    @Test func aRetryWhileTheOriginalIsInFlightWaitsForItAndIsThenADuplicate() async throws {
+        let directory = TemporaryDirectory()
+        let log = GatedLog(try openLog(directory.path))
+        let service = IngestService(log: log, deduplication: DeduplicationIndex(), decoder: IngestBatchDecoder())
+        let original = Task { try await service.ingest([self.event(id: "e-1")], receivedAt: .now()) }
+        await self.eventually { log.arrived == 1 }
+        let retry = Task { try await service.ingest([self.event(id: "e-1")], receivedAt: .now()) }
+        // The retry does not answer while the original's append is undecided (it never reaches the log either).
+        for _ in 0..<100 { await Task.yield() }
+        #expect(log.arrived == 1)
+        log.open(succeed: true)
+        #expect(try await original.value.accepted == 1)
+        let answer = try await retry.value
+        #expect(answer.duplicates == 1 && answer.accepted == 0)
+        #expect(log.endOffsets().values.reduce(0, +) == 1, "appended once")
+    }
+
+    @Test func aRetryWhoseOriginalFailsAppendsTheEventItself() async throws {
+        let directory = TemporaryDirectory()
+        let log = GatedLog(try openLog(directory.path))
+        let service = IngestService(log: log, deduplication: DeduplicationIndex(), decoder: IngestBatchDecoder())
+        let original = Task { try await service.ingest([self.event(id: "e-2")], receivedAt: .now()) }
+        await self.eventually { log.arrived == 1 }
+        let retry = Task { try await service.ingest([self.event(id: "e-2")], receivedAt: .now()) }
+        for _ in 0..<100 { await Task.yield() }
+        log.open(succeed: false)
+        await #expect(throws: EventLogError.self) { try await original.value }
+        // The retry reserved the id after the failure and appended the event.
+        await self.eventually { log.arrived == 2 }
+        log.open(succeed: true)
+        #expect(try await retry.value.accepted == 1)
+        #expect(log.endOffsets().values.reduce(0, +) == 1)
+    }
+
+    @Test func theSameIdTwiceInOneBatchIsAppendedOnce() async throws {
+        let directory = TemporaryDirectory()
+        let log = GatedLog(try openLog(directory.path))
+        let service = IngestService(log: log, deduplication: DeduplicationIndex(), decoder: IngestBatchDecoder())
+        let batch = Task { try await service.ingest([self.event(id: "e-3"), self.event(id: "e-3")], receivedAt: .now()) }
+        await self.eventually { log.arrived == 1 }
+        log.open(succeed: true)
+        let result = try await batch.value
+        #expect(result.accepted == 1 && result.duplicates == 1)
+    }
+}
