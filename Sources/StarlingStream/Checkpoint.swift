@@ -75,26 +75,25 @@ extension Checkpoint {
         let format = try r.readUInt8()
         guard format == version || format == 3 else { throw .malformed }
         var positions: [TopicPartition: Int64] = [:]
-        for _ in 0..<(try r.readVarint()) {
+        for _ in 0..<(try r.readCount(elementSize: 10)) {
             let topic = try r.readString()
-            let partition = Int(try r.readVarint())
+            let partition = try r.readVarint(atMost: 1 << 20)
             positions[TopicPartition(topic: topic, partition: partition)] = try r.readInt64()
         }
         var profiles: [UserProfile] = []
         if format == 3 {
-            let profileCount = try r.readVarint()
-            guard profileCount <= UInt64(r.remaining) else { throw .truncated }
-            profiles.reserveCapacity(Int(profileCount))
+            let profileCount = try r.readCount(elementSize: 36)
+            profiles.reserveCapacity(profileCount)
             for _ in 0..<profileCount { profiles.append(try UserProfile(decoding: &r)) }
         }
         let engineState = try r.readBytes()
         var ids: [(id: String, time: Int64)] = []
-        for _ in 0..<(try r.readVarint()) {
+        for _ in 0..<(try r.readCount(elementSize: 9)) {
             let id = try r.readString()
             ids.append((id, try r.readInt64()))
         }
         var catalog: [CatalogItem] = []
-        for _ in 0..<(try r.readVarint()) {
+        for _ in 0..<(try r.readCount()) {
             guard case .upsert(let item) = try CatalogChange(decoding: try r.readBytes()) else { throw .malformed }
             catalog.append(item)
         }

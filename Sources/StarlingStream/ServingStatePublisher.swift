@@ -49,14 +49,11 @@ extension PublishedUser {
                 var profile = try UserProfile(decoding: &r)
                 let model = try RecommendationEngine.PortableUser(decoding: &r)
                 profile.interacted = Set(model.seen)
-                let count = try r.readVarint()
-                guard count <= UInt64(r.remaining) else { throw .truncated }
                 var applied: [TopicPartition: Int64] = [:]
-                for _ in 0..<count {
+                for _ in 0..<(try r.readCount(elementSize: 10)) {
                     let topic = try r.readString()
-                    let partition = try r.readVarint()
-                    guard partition < 1 << 20 else { throw .malformed }
-                    applied[TopicPartition(topic: topic, partition: Int(partition))] = try r.readInt64()
+                    let partition = try r.readVarint(atMost: 1 << 20)
+                    applied[TopicPartition(topic: topic, partition: partition)] = try r.readInt64()
                 }
                 guard r.remaining == 0 else { throw .malformed }
                 return PublishedUser(profile: profile, model: model, applied: applied)
@@ -89,10 +86,8 @@ public struct PublishedSession: Hashable, Sendable {
         let result = bytes.withUnsafeBytes { raw in
             Result { () throws(BinaryFormatError) -> [ItemKey] in
                 var r = BinaryReader(raw)
-                let count = try r.readVarint()
-                guard count <= UInt64(r.remaining) else { throw .truncated }
                 var items: [ItemKey] = []
-                for _ in 0..<count { items.append(ItemKey(try r.readString())) }
+                for _ in 0..<(try r.readCount()) { items.append(ItemKey(try r.readString())) }
                 guard r.remaining == 0 else { throw .malformed }
                 return items
             }
@@ -149,10 +144,12 @@ public struct AppliedSlice: Sendable {
                 var r = BinaryReader(raw)
                 guard try r.readUInt8() == Self.formatVersion else { throw .malformed }
                 let first = try r.readUInt64()
-                let count = try r.readVarint()
-                guard first > 0, count > 0, count <= UInt64(r.remaining) else { throw .malformed }
+                // An event takes at least its length and the 24 bytes of the shortest payload.
+                let count = try r.readCount(elementSize: 25)
+                // The sequence numbers run from `first` to `lastSequence`, which must exist.
+                guard first > 0, count > 0, first <= UInt64.max - UInt64(count) + 1 else { throw .malformed }
                 var events: [Event] = []
-                events.reserveCapacity(Int(count))
+                events.reserveCapacity(count)
                 for _ in 0..<count { events.append(try Event(decoding: try r.readBytes())) }
                 guard r.remaining == 0 else { throw .malformed }
                 return AppliedSlice(firstSequence: first, events: events)

@@ -49,18 +49,18 @@ extension Event {
         let item = try reader.readOptionalString()
         let session = try reader.readOptionalString()
         let id = try reader.readOptionalString()
-        let timestamp = EventTime(milliseconds: try reader.readInt64())
-        let receivedAt = EventTime(milliseconds: try reader.readInt64())
+        let timestamp = try reader.readTime()
+        let receivedAt = try reader.readTime()
         let value: Double?
         switch try reader.readUInt8() {
         case 0: value = nil
         case 1: value = try reader.readDouble()
         default: throw BinaryFormatError.malformed
         }
-        let count = try reader.readVarint()
-        guard count <= UInt64(reader.remaining) else { throw BinaryFormatError.truncated }
+        // An entry takes at least a key length and a tag.
+        let count = try reader.readCount(elementSize: 2)
         var context: [(key: String, value: ContextValue)] = []
-        context.reserveCapacity(Int(count))
+        context.reserveCapacity(count)
         for _ in 0..<count {
             let key = try reader.readString()
             switch try reader.readUInt8() {

@@ -17,6 +17,11 @@ public struct EventTime: Hashable, Comparable, Sendable, CustomStringConvertible
         self.milliseconds = milliseconds
     }
 
+    /// The times that stored and shared binary state may hold (``BinaryReader/readTime()``): ±2^53 ms, about
+    /// 285,000 years either side of 1970. Every event time lies far inside, and the difference of any two such times
+    /// fits in an `Int64`, so models subtracting them never overflow on state read from a file or from Redis.
+    public static let storableMilliseconds: ClosedRange<Int64> = -(1 << 53)...(1 << 53)
+
     /// Creates a time from whole seconds since the Unix epoch.
     public static func seconds(_ seconds: Int64) -> EventTime {
         EventTime(milliseconds: seconds * 1_000)

@@ -26,15 +26,15 @@ extension UserProfile {
         self.init(user: try r.readString())
         self.version = try r.readUInt64()
         self.eventCount = try r.readUInt64()
-        self.firstSeen = EventTime(milliseconds: try r.readInt64())
-        self.lastSeen = EventTime(milliseconds: try r.readInt64())
-        for _ in 0..<(try r.readVarint()) {
+        self.firstSeen = try r.readTime()
+        self.lastSeen = try r.readTime()
+        for _ in 0..<(try r.readCount(elementSize: 10)) {
             let item = try r.readString()
             let type = EventType(try r.readString())
-            self.recent.append(Interaction(item: item, type: type, timestamp: EventTime(milliseconds: try r.readInt64())))
+            self.recent.append(Interaction(item: item, type: type, timestamp: try r.readTime()))
         }
-        for _ in 0..<(try r.readVarint()) { self.interacted.insert(ItemKey(try r.readString())) }
-        for _ in 0..<(try r.readVarint()) {
+        for _ in 0..<(try r.readCount()) { self.interacted.insert(ItemKey(try r.readString())) }
+        for _ in 0..<(try r.readCount(elementSize: 9)) {
             let type = try r.readString()
             self.typeCounts[type] = try r.readUInt64()
         }
@@ -43,6 +43,7 @@ extension UserProfile {
     /// How many of the profile's events are of the given types: it grows exactly when such an event is applied,
     /// so cached lists remember it and are valid only while it has not moved (see `--bust-on`).
     public func count(of types: Set<String>) -> UInt64 {
-        types.reduce(0) { $0 + (self.typeCounts[$1] ?? 0) }
+        // Wrapping: the count is compared for equality only, and a published profile may hold any counts.
+        types.reduce(0) { $0 &+ (self.typeCounts[$1] ?? 0) }
     }
 }

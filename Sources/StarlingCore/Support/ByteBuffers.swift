@@ -149,6 +149,30 @@ public struct BinaryReader {
         }
     }
 
+    /// Reads a varint that must be at most `limit` (an index, a size or a setting), as an `Int`.
+    ///
+    /// - Throws: ``BinaryFormatError/malformed`` for a larger value, which no `Int` conversion then traps on.
+    public mutating func readVarint(atMost limit: Int) throws(BinaryFormatError) -> Int {
+        let value = try self.readVarint()
+        guard value <= UInt64(max(limit, 0)) else { throw BinaryFormatError.malformed }
+        return Int(value)
+    }
+
+    /// Reads the varint count of a list whose elements take at least `elementSize` bytes each, refusing a count
+    /// that the remaining bytes cannot hold, so that a corrupt count never sizes an allocation or a loop.
+    public mutating func readCount(elementSize: Int = 1) throws(BinaryFormatError) -> Int {
+        let count = try self.readVarint()
+        guard count <= UInt64(self.remaining / max(elementSize, 1)) else { throw BinaryFormatError.truncated }
+        return Int(count)
+    }
+
+    /// Reads a time in milliseconds written as an `Int64`, refusing one outside ``EventTime/storableMilliseconds``.
+    public mutating func readTime() throws(BinaryFormatError) -> EventTime {
+        let milliseconds = try self.readInt64()
+        guard EventTime.storableMilliseconds.contains(milliseconds) else { throw BinaryFormatError.malformed }
+        return EventTime(milliseconds: milliseconds)
+    }
+
     public mutating func readString() throws(BinaryFormatError) -> String {
         let length = try self.readVarint()
         guard length <= UInt64(self.remaining) else { throw BinaryFormatError.truncated }

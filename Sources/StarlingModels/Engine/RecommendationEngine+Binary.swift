@@ -98,20 +98,26 @@ extension RecommendationEngine {
     }
 
     private static func decodeLandmark(_ r: inout BinaryReader) throws(BinaryFormatError) -> Int64? {
-        try r.readUInt8() == 1 ? try r.readInt64() : nil
+        try r.readUInt8() == 1 ? try r.readTime().milliseconds : nil
     }
 
+    /// Reads a counter of items `0..<itemCount`.
+    ///
     /// - Parameter withItems: Whether the sums are followed by the item of each (sparse counters, format 5).
     private static func decode(
         _ counter: inout TrendingCounter,
         _ r: inout BinaryReader,
+        itemCount: Int,
         withItems: Bool = false
     ) throws(BinaryFormatError) {
         let landmark = try self.decodeLandmark(&r)
-        let latest = EventTime(milliseconds: try r.readInt64())
+        let latest = try r.readTime()
         let sums = try r.readDoubles()
         let items = withItems ? try r.readInt32s() : []
-        guard items.isEmpty || items.count == sums.count else { throw .malformed }
+        // Sums are by item id unless the items are named: either way, every item must be one the engine knows.
+        guard items.isEmpty ? sums.count <= itemCount : items.count == sums.count,
+            items.allSatisfy({ $0 >= 0 && Int($0) < itemCount })
+        else { throw .malformed }
         counter = TrendingCounter(
             configuration: counter.configuration,
             landmark: landmark,
@@ -125,8 +131,8 @@ extension RecommendationEngine {
     private func decodeProfile(into state: inout UserState, _ r: inout BinaryReader) throws(BinaryFormatError) {
         state.version = try r.readUInt64()
         state.eventCount = try r.readUInt64()
-        state.firstSeen = try r.readInt64()
-        state.lastSeen = try r.readInt64()
+        state.firstSeen = try r.readTime().milliseconds
+        state.lastSeen = try r.readTime().milliseconds
         let typeKinds = try r.readVarint()
         let words = try r.readVarint()
         guard typeKinds <= words, (words - typeKinds) % 2 == 0, (words - typeKinds) / 2 <= UserProfile.recentLimit,
@@ -144,11 +150,15 @@ extension RecommendationEngine {
     }
 
     /// Restores learned state written by ``encode(into:)`` into an engine with `configuration`.
+    ///
+    /// The state may come from a file or from Redis, so nothing in it is trusted: every count is checked against the
+    /// bytes left, every item, user, segment and cluster index against what it indexes, and every time against
+    /// ``EventTime/storableMilliseconds``, so that bad bytes throw here rather than trap in a later request.
     public init(configuration: Configuration, decoding r: inout BinaryReader) throws(BinaryFormatError) {
         self.init(configuration: configuration)
         let version = try r.readUInt8()
         guard (2...Self.formatVersion).contains(version) else { throw .malformed }
-        self.latest = EventTime(milliseconds: try r.readInt64())
+        self.latest = try r.readTime()
         self.eventCount = try r.readUInt64()
         self.modelVersion = try r.readUInt64()
         let itemCount = try r.readVarint()
@@ -165,10 +175,10 @@ extension RecommendationEngine {
                 _ = self.internEventType(EventType(name))
             }
         }
-        let userCount = try r.readVarint()
-        guard userCount <= UInt64(r.remaining) else { throw .truncated }
-        self.users.reserveCapacity(Int(userCount))
-        for _ in 0..<Int(userCount) {
+        // A user takes at least 28 bytes: a name, three lists, ratings, segment, events and latest event time.
+        let userCount = try r.readCount(elementSize: 28)
+        self.users.reserveCapacity(userCount)
+        for _ in 0..<userCount {
             let name = try r.readString()
             var state = UserState()
             state.seen = try r.readInt32s()
@@ -176,70 +186,78 @@ extension RecommendationEngine {
             state.disliked = try r.readInt32s()
             state.ratingSum = try r.readFloat()
             state.ratingCount = try r.readFloat()
-            state.segment = Int16(truncatingIfNeeded: Int32(bitPattern: try r.readUInt32()))
+            let segment = Int32(bitPattern: try r.readUInt32())
+            guard segment >= -1, segment < Int32(self.segmentPopularity.count) else { throw .malformed }
+            state.segment = Int16(segment)
             state.events = try r.readUInt32()
-            state.lastEvent = try r.readInt64()
+            state.lastEvent = try r.readTime().milliseconds
             if version >= 4 { try self.decodeProfile(into: &state, &r) }
             guard self.userIndex.intern(name).inserted,
                 (state.seen + state.recent + state.disliked).allSatisfy({ $0 >= 0 && Int($0) < Int(itemCount) })
             else { throw .malformed }
             self.users.append(state)
         }
-        guard Int(try r.readVarint()) == configuration.factors.dimensions else { throw .malformed }
+        guard try r.readVarint() == UInt64(configuration.factors.dimensions) else { throw .malformed }
         let userFactors = try r.readFloats()
         let itemFactors = try r.readFloats()
-        guard userFactors.count == Int(userCount) * configuration.factors.dimensions,
+        guard userFactors.count == userCount * configuration.factors.dimensions,
             itemFactors.count == Int(itemCount) * configuration.factors.dimensions
         else { throw .malformed }
         self.factors.replace(userFactors: userFactors, itemFactors: itemFactors)
         let coLandmark = try Self.decodeLandmark(&r)
         let coWeights = try r.readFloats()
-        let neighbourCount = try r.readVarint()
-        guard neighbourCount <= UInt64(r.remaining) else { throw .truncated }
+        // One list of neighbours per weighted item, each neighbour an item with a weight (its norm is looked up).
+        let neighbourCount = try r.readCount(elementSize: 2)
+        guard coWeights.count <= Int(itemCount), neighbourCount == coWeights.count else { throw .malformed }
         var neighbours: [CooccurrenceModel.Neighbours] = []
-        neighbours.reserveCapacity(Int(neighbourCount))
+        neighbours.reserveCapacity(neighbourCount)
         for _ in 0..<neighbourCount {
             let keys = try r.readInt32s()
             let values = try r.readFloats()
-            guard keys.count == values.count else { throw .malformed }
+            guard keys.count == values.count, keys.allSatisfy({ $0 >= 0 && Int($0) < coWeights.count }) else {
+                throw .malformed
+            }
             neighbours.append(CooccurrenceModel.Neighbours(items: keys, weights: values))
         }
         self.cooccurrence.restore(landmark: coLandmark, weights: coWeights, neighbours: neighbours)
-        try Self.decode(&self.trending, &r)
-        try Self.decode(&self.popularity, &r)
-        let segmentCount = Int(try r.readVarint())
-        guard segmentCount == self.segmentPopularity.count else { throw .malformed }
-        for k in 0..<segmentCount { try Self.decode(&self.segmentPopularity[k], &r) }
-        for _ in 0..<(try r.readVarint()) {
+        let items = self.itemKeys.count
+        try Self.decode(&self.trending, &r, itemCount: items)
+        try Self.decode(&self.popularity, &r, itemCount: items)
+        guard try r.readVarint() == UInt64(self.segmentPopularity.count) else { throw .malformed }
+        for k in self.segmentPopularity.indices { try Self.decode(&self.segmentPopularity[k], &r, itemCount: items) }
+        for _ in 0..<(try r.readCount(elementSize: 2)) {
             let category = try r.readString()
             var counter = TrendingCounter(configuration: configuration.categoryTrending)
             // Format 5 names the item of each sum; before, the sums were by item id.
-            try Self.decode(&counter, &r, withItems: version >= 5)
-            guard counter.items.allSatisfy({ Int($0) < self.itemKeys.count }) else { throw .malformed }
+            try Self.decode(&counter, &r, itemCount: items, withItems: version >= 5)
             self.categoryPopularity[category] = counter
         }
-        for _ in 0..<(try r.readVarint()) {
+        for _ in 0..<(try r.readCount(elementSize: 5)) {
             let item = Int32(bitPattern: try r.readUInt32())
+            guard item >= 0, Int(item) < items else { throw .malformed }
             self.itemCategories[item] = try r.readString()
         }
+        // At most one cluster per configured segment (a user's cluster indexes `segmentPopularity`), each with a
+        // count of updates that can still grow.
         let centroids = try r.readFloats()
         var counts: [Int] = []
-        for _ in 0..<(try r.readVarint()) { counts.append(Int(try r.readVarint())) }
+        for _ in 0..<(try r.readVarint(atMost: configuration.segments.clusters)) {
+            counts.append(try r.readVarint(atMost: Int(Int32.max)))
+        }
         guard centroids.count == counts.count * configuration.factors.dimensions else { throw .malformed }
         self.kmeans.restore(centroids: centroids, counts: counts)
-        for _ in 0..<(try r.readVarint()) {
+        for _ in 0..<(try r.readCount(elementSize: 10)) {
             let session = try r.readString()
             let items = try r.readInt32s()
             guard items.allSatisfy({ $0 >= 0 && Int($0) < Int(itemCount) }) else { throw .malformed }
-            self.sessions[session] = SessionState(items: items, lastActive: try r.readInt64(), sequence: 0)
+            self.sessions[session] = SessionState(items: items, lastActive: try r.readTime().milliseconds, sequence: 0)
         }
         // The iALS feedback: restored when this engine folds in; read past otherwise. An engine switched to iALS on
         // state written without it starts from an empty feedback matrix (its fold-ins see only new events).
         if version >= 3, try r.readUInt8() == 1 {
-            let rowCount = try r.readVarint()
-            guard rowCount <= UInt64(r.remaining) else { throw .truncated }
+            let rowCount = try r.readCount(elementSize: 2)
             var rows: [ImplicitFeedback.Row] = []
-            rows.reserveCapacity(Int(rowCount))
+            rows.reserveCapacity(rowCount)
             for _ in 0..<rowCount {
                 let ids = try r.readInt32s()
                 let signals = try r.readFloats()

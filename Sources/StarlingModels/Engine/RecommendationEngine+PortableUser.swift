@@ -66,7 +66,7 @@ extension RecommendationEngine {
         state.seen = ids(user.seen).sorted()
         state.recent = ids(user.recent)
         state.disliked = ids(user.disliked).sorted()
-        state.segment = Int(user.segment) < self.segmentPopularity.count ? user.segment : -1
+        state.segment = self.segmentPopularity.indices.contains(Int(user.segment)) ? user.segment : -1
         state.events = user.events
         state.lastEvent = user.lastEvent
         let usable = user.modelVersion == self.modelVersion && user.vector.count == self.factors.configuration.dimensions
@@ -92,10 +92,9 @@ extension RecommendationEngine.PortableUser {
     public init(decoding r: inout BinaryReader) throws(BinaryFormatError) {
         var lists: [[ItemKey]] = []
         for _ in 0..<3 {
-            let count = try r.readVarint()
-            guard count <= UInt64(r.remaining) else { throw .truncated }
+            let count = try r.readCount()
             var list: [ItemKey] = []
-            list.reserveCapacity(Int(count))
+            list.reserveCapacity(count)
             for _ in 0..<count { list.append(ItemKey(try r.readString())) }
             lists.append(list)
         }
@@ -108,7 +107,7 @@ extension RecommendationEngine.PortableUser {
             disliked: lists[2],
             segment: Int16(bitPattern: UInt16(segment)),
             events: UInt32(events),
-            lastEvent: try r.readInt64(),
+            lastEvent: try r.readTime().milliseconds,
             vector: try r.readFloats(),
             modelVersion: try r.readUInt64()
         )
