@@ -98,4 +98,31 @@ struct BinaryCodingTests {
             #expect(throws: BinaryFormatError.truncated) { try reader.readVarint() }
         }
     }
+
+    @Test func countsIndexesAndTimesAreCheckedBeforeUse() throws {
+        // A count of 3 and 6 bytes after it: room for 3 elements of 2 bytes, not of 4.
+        let counted: [UInt8] = [3, 0, 0, 0, 0, 0, 0]
+        counted.withUnsafeBytes { raw in
+            var reader = BinaryReader(raw)
+            #expect(throws: BinaryFormatError.truncated) { try reader.readCount(elementSize: 4) }
+        }
+        try counted.withUnsafeBytes { raw throws in
+            var reader = BinaryReader(raw)
+            #expect(try reader.readCount(elementSize: 2) == 3)
+        }
+        // A varint over Int.max, then 5.
+        try [UInt8]([0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01, 0x05]).withUnsafeBytes { raw throws in
+            var reader = BinaryReader(raw)
+            #expect(throws: BinaryFormatError.malformed) { try reader.readVarint(atMost: .max) }
+            #expect(try reader.readVarint(atMost: 5) == 5)
+        }
+        var times = BinaryWriter()
+        times.write(EventTime.storableMilliseconds.upperBound)
+        times.write(Int64.max)
+        try times.bytes.withUnsafeBytes { raw throws in
+            var reader = BinaryReader(raw)
+            #expect(try reader.readTime() == EventTime(milliseconds: EventTime.storableMilliseconds.upperBound))
+            #expect(throws: BinaryFormatError.malformed) { try reader.readTime() }
+        }
+    }
 }

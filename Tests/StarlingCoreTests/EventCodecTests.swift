@@ -31,8 +31,8 @@ struct EventCodecTests {
             type: .scroll,
             user: "u",
             item: "i",
-            timestamp: EventTime(milliseconds: .max),
-            receivedAt: EventTime(milliseconds: .min),
+            timestamp: EventTime(milliseconds: EventTime.storableMilliseconds.upperBound),
+            receivedAt: EventTime(milliseconds: EventTime.storableMilliseconds.lowerBound),
             value: 1,
             context: (0..<200).map { (key: "k\($0)", value: ContextValue.number(Double($0))) }
         ),
@@ -53,6 +53,17 @@ struct EventCodecTests {
         #expect(decoded.value == event.value)
         #expect(decoded.context.map { $0.key } == event.context.map { $0.key })
         #expect(decoded.context.map { $0.value } == event.context.map { $0.value })
+    }
+
+    @Test(arguments: [Int64.max, Int64.min, EventTime.storableMilliseconds.upperBound + 1])
+    func timesNoModelCanSubtractAreRefused(milliseconds: Int64) {
+        let early = Event(type: .view, user: "u", item: "i", timestamp: EventTime(milliseconds: milliseconds))
+        var late = early
+        late.timestamp = .seconds(1)
+        late.receivedAt = EventTime(milliseconds: milliseconds)
+
+        #expect(throws: BinaryFormatError.malformed) { try Event(decoding: early.encoded()) }
+        #expect(throws: BinaryFormatError.malformed) { try Event(decoding: late.encoded()) }
     }
 
     @Test func distinguishesAbsentFromEmptyOrZero() throws {
