@@ -202,6 +202,35 @@ let package = Package(
     ]
 )
 
+// Decoder fuzzing (docs/reliability.md, "Decoders fuzzed"): the targets and the mutation driver that `swift test`
+// runs live in StarlingFuzzing. The libFuzzer driver links only against libFuzzer's runtime with sanitizer flags,
+// which scripts/fuzz passes, so it exists only when that script sets STARLING_LIBFUZZER.
+package.targets.append(
+    .target(
+        name: "StarlingFuzzing",
+        dependencies: [
+            "StarlingCore", "StarlingEventLog", "StarlingModels", "StarlingStream", "StarlingServing", "StarlingRedis",
+            "StarlingCluster",
+            .product(name: "Logging", package: "swift-log"),
+        ],
+        path: "Tests/StarlingFuzzing"
+    )
+)
+package.targets.append(
+    .testTarget(
+        name: "StarlingFuzzTests",
+        dependencies: [
+            "StarlingCore", "StarlingEventLog", "StarlingModels", "StarlingStream", "StarlingServing", "StarlingRedis",
+            "StarlingCluster", "StarlingFuzzing",
+        ]
+    )
+)
+if Context.environment["STARLING_LIBFUZZER"] != nil {
+    package.targets.append(
+        .executableTarget(name: "StarlingFuzzer", dependencies: ["StarlingFuzzing"], path: "Tests/StarlingFuzzer")
+    )
+}
+
 for target in package.targets where [.regular, .test, .executable].contains(target.type) {
     var settings = target.swiftSettings ?? []
     settings.append(.enableUpcomingFeature("ExistentialAny"))

@@ -1,5 +1,5 @@
-import StarlingCore
-import StarlingModels
+package import StarlingCore
+package import StarlingModels
 
 /// What `{prefix}model:meta` holds: where the current model snapshot's chunks are and how to check them.
 public struct SnapshotManifest: Hashable, Sendable {
@@ -17,7 +17,7 @@ public struct SnapshotManifest: Hashable, Sendable {
 
     static let formatVersion: UInt8 = 3
 
-    func encoded() -> [UInt8] {
+    package func encoded() -> [UInt8] {
         var w = BinaryWriter(capacity: 64)
         w.write(Self.formatVersion)
         w.write(self.generation)
@@ -30,7 +30,7 @@ public struct SnapshotManifest: Hashable, Sendable {
         return w.bytes
     }
 
-    init(
+    package init(
         generation: Int64,
         chunkCount: Int,
         byteCount: Int,
@@ -48,7 +48,7 @@ public struct SnapshotManifest: Hashable, Sendable {
         self.settings = settings
     }
 
-    init(decoding bytes: [UInt8]) throws(BinaryFormatError) {
+    package init(decoding bytes: [UInt8]) throws(BinaryFormatError) {
         let result = bytes.withUnsafeBytes { raw in
             Result { () throws(BinaryFormatError) -> SnapshotManifest in
                 var r = BinaryReader(raw)
@@ -75,15 +75,15 @@ public struct SnapshotManifest: Hashable, Sendable {
 /// The contents of a model snapshot: the engine, the catalogue, the id of the latest catalogue change the
 /// catalogue includes (changes after it are read from the stream), and the id of an applied-events entry at or
 /// before the engine's state (entries after it are replayed, skipping events the engine already counts).
-struct ModelSnapshot: Sendable {
-    var engine: RecommendationEngine
-    var catalog: [CatalogItem]
+package struct ModelSnapshot: Sendable {
+    package var engine: RecommendationEngine
+    package var catalog: [CatalogItem]
     /// The stream id from which catalogue changes are to be replayed on top (`nil`: from the start).
-    var catalogChangeID: String?
+    package var catalogChangeID: String?
     /// The stream id from which applied events are to be replayed on top (`nil`: from the start).
-    var appliedStreamID: String?
+    package var appliedStreamID: String?
 
-    func encoded() -> [UInt8] {
+    package func encoded() -> [UInt8] {
         var w = BinaryWriter(capacity: 1 << 20)
         w.write(optional: self.catalogChangeID)
         w.write(optional: self.appliedStreamID)
@@ -93,14 +93,14 @@ struct ModelSnapshot: Sendable {
         return w.bytes
     }
 
-    init(engine: RecommendationEngine, catalog: [CatalogItem], catalogChangeID: String?, appliedStreamID: String?) {
+    package init(engine: RecommendationEngine, catalog: [CatalogItem], catalogChangeID: String?, appliedStreamID: String?) {
         self.engine = engine
         self.catalog = catalog
         self.catalogChangeID = catalogChangeID
         self.appliedStreamID = appliedStreamID
     }
 
-    init(decoding bytes: [UInt8], configuration: RecommendationEngine.Configuration) throws(BinaryFormatError) {
+    package init(decoding bytes: [UInt8], configuration: RecommendationEngine.Configuration) throws(BinaryFormatError) {
         let result = bytes.withUnsafeBytes { raw in
             Result { () throws(BinaryFormatError) -> ModelSnapshot in
                 var r = BinaryReader(raw)
