@@ -28,7 +28,10 @@ package enum LogFiles {
 
     private static func recover(files: [String: [UInt8]]) async throws(FuzzFinding) -> FuzzOutcome {
         let directory = Self.makeDirectory()
-        defer { Self.removeTree(directory) }
+        defer {
+            Self.removeTree(directory)
+            rmdir(Self.base)  // once no other run uses it
+        }
         do {
             try FileIO.makeDirectories("\(directory)/\(topic)/0")
             try FileIO.makeDirectories("\(directory)/_journal")
