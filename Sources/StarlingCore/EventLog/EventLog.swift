@@ -123,6 +123,7 @@ public struct EventLogError: Error, Hashable, Sendable, CustomStringConvertible 
         case corrupt
         case configuration
         case recordTooLarge
+        case stopped
     }
 
     private let code: Code
@@ -152,6 +153,15 @@ public struct EventLogError: Error, Hashable, Sendable, CustomStringConvertible 
     /// A record is larger than the log stores; nothing of its batch was written.
     public static func recordTooLarge(_ bytes: Int, limit: Int) -> Self {
         Self(.recordTooLarge, "a record of \(bytes) bytes is larger than the log's limit of \(limit) bytes")
+    }
+    /// The log stopped accepting appends after a failure that leaves durability in doubt (a failed `fsync`): what it
+    /// acknowledged before is kept, nothing more is acknowledged until it is reopened (restart the process).
+    public static func stopped(_ reason: String) -> Self {
+        Self(
+            .stopped,
+            "the event log has stopped accepting events after a storage failure (\(reason)); "
+                + "nothing more is acknowledged until the server is restarted"
+        )
     }
     /// The log's files do not match its configuration.
     public static func configuration(_ message: String) -> Self { Self(.configuration, message) }
