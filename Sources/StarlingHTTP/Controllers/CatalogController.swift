@@ -153,7 +153,10 @@ public struct CatalogController<Log: EventLog>: Sendable {
     }
 
     static func unavailable(_ error: EventLogError) -> Response {
-        Responses.error(
+        if error == .stopped("") {
+            return Responses.error(.serviceUnavailable, "catalogue change not accepted: \(error.message)")
+        }
+        return Responses.error(
             .serviceUnavailable,
             "catalogue change not accepted: \(error.message); retry later",
             headers: [.retryAfter: "1"]
