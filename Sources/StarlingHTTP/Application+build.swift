@@ -80,7 +80,8 @@ public func buildRouter<Log: EventLog, Profiles: ProfileStore>(
     ).addRoutes(to: router)
     components.models?.addRoutes(to: router)
     if let catalog = components.catalog {
-        CatalogController(service: catalog, maxBodyBytes: components.maxBodyBytes).addRoutes(to: router)
+        CatalogController(service: catalog, maxBodyBytes: components.maxBodyBytes, isAccepting: components.isRecovered)
+            .addRoutes(to: router)
     } else if let view = components.catalogView {
         router.get("/v1/items/:item") { _, context in CatalogController<Log>.get(from: view, context: context) }
     }
