@@ -150,6 +150,7 @@ final class Journal: @unchecked Sendable {
         directory: String,
         into partitions: inout [PartitionState],
         sync: LogSync,
+        report: inout Recovery.Report,
         logger: Logger
     ) throws -> UInt64 {
         var byName: [TopicPartition: Int] = [:]
@@ -166,10 +167,20 @@ final class Journal: @unchecked Sendable {
             }
             for segment in partitions[k].segments { touched[ObjectIdentifier(segment)] = segment }
             do {
-                replayed += try Self.apply(chunk, to: &partitions[k])
+                let (appended, gap) = try Self.apply(chunk, to: &partitions[k])
+                replayed += appended
+                if let gap {
+                    report.lostRecords += Int64(gap.count)
+                    logger.error(
+                        "Records lost: the journal's records resume after a gap in the partition's offsets",
+                        metadata: [
+                            "starling.log.partition": "\(chunk.topicPartition)",
+                            "starling.log.offsets": "\(gap.lowerBound)..<\(gap.upperBound)",
+                        ]
+                    )
+                }
             } catch {
-                // Damage below what the journal covers: the records after the gap cannot be placed without
-                // breaking dense offsets. Keep the log usable and say what was lost.
+                // A chunk that does not decode, or skips offsets within itself: its records cannot be placed.
                 logger.error(
                     "Journal chunk cannot be replayed",
                     metadata: ["starling.log.partition": "\(chunk.topicPartition)", "starling.log.error": "\(error)"]
@@ -234,9 +245,15 @@ final class Journal: @unchecked Sendable {
     }
 
     /// Appends the chunk's records that the partition lacks. Returns how many were appended.
-    private static func apply(_ chunk: Chunk, to partition: inout PartitionState) throws -> Int {
+    /// Appends the chunk's records that the partition lacks. Returns how many were appended, and the offsets skipped
+    /// before them when the chunk's new records start beyond the partition's end: records nobody holds any more
+    /// (damaged in the partition after the journal that held them was retired). The records after such a gap were
+    /// acknowledged too, so they are kept, and the partition's offsets have a gap there.
+    private static func apply(_ chunk: Chunk, to partition: inout PartitionState) throws -> (appended: Int, gap: Range<Int64>?) {
         let next = partition.nextOffset
         var start: Int?
+        var first: Int64?
+        var gap: Range<Int64>?
         var count = 0
         var last = next
         var newestAppend: Int64 = 0
@@ -247,12 +264,19 @@ final class Journal: @unchecked Sendable {
                     throw EventLogError.corrupt("journal chunk for \(chunk.topicPartition) holds a bad record")
                 }
                 if frame.offset >= next {
+                    if start == nil, frame.offset > last {
+                        gap = last..<frame.offset
+                        last = frame.offset
+                    }
                     guard frame.offset == last else {
                         throw EventLogError.corrupt(
                             "journal chunk for \(chunk.topicPartition) skips from offset \(last) to \(frame.offset)"
                         )
                     }
-                    if start == nil { start = position }
+                    if start == nil {
+                        start = position
+                        first = frame.offset
+                    }
                     newestAppend = max(newestAppend, frame.appendedAt)
                     last += 1
                     count += 1
@@ -260,14 +284,14 @@ final class Journal: @unchecked Sendable {
                 position += frame.size
             }
         }
-        guard let start, count > 0 else { return 0 }
+        guard let start, let first, count > 0 else { return (0, nil) }
         let segment = partition.segments.last!
         let suffix = Array(chunk.records[start...])
         try suffix.withUnsafeBytes { try FileIO.write(segment.fd, $0, at: segment.size, path: segment.path) }
         segment.index.append(
             contentsOf: LogWriter.indexEntries(
                 suffix,
-                firstOffset: next,
+                firstOffset: first,
                 startPosition: segment.size,
                 lastIndexed: segment.index.last?.position
             )
@@ -276,6 +300,6 @@ final class Journal: @unchecked Sendable {
         segment.nextOffset = last
         segment.newestAppendNanoseconds = max(segment.newestAppendNanoseconds, newestAppend)
         partition.nextOffset = last
-        return count
+        return (count, gap)
     }
 }

@@ -89,13 +89,13 @@ public final class SegmentedEventLog: EventLog, Service {
                 topicPartitions.append(topicPartition)
             }
         }
+        // Replay what the journal holds beyond the partition files (after a crash or power loss).
+        let nextJournal = try Journal.replay(
+            journalContents, directory: journalDirectory, into: &partitions, sync: sync, report: &report, logger: logger)
         metrics.quarantinedBytes.increment(by: report.quarantinedBytes)
         metrics.lostRecords.increment(by: Int(report.lostRecords))
         metrics.repairedRecords.increment(by: Int(report.repairedRecords))
         self.recovery = report
-        // Replay what the journal holds beyond the partition files (after a crash or power loss).
-        let nextJournal = try Journal.replay(
-            journalContents, directory: journalDirectory, into: &partitions, sync: sync, logger: logger)
         self.journal =
             configuration.durability == .fsync
             ? try Journal(directory: journalDirectory, sequence: nextJournal, sync: sync) : nil

@@ -245,6 +245,21 @@ struct RecoveryTests {
     }
 
     /// As after a power loss that kept none of the unsynced partition data: the journal alone restores it.
+    /// The partition lost records the journal no longer holds (flushed, then damaged), and the journal holds later
+    /// acknowledged records: those are replayed after a gap instead of being dropped with the whole chunk.
+    @Test func journalRecordsBeyondAGapAreReplayed() async throws {
+        try await withTemporaryDirectory { directory in
+            try await writeLog(directory, count: 20, retireJournal: true)
+            // Records 20-29: durable in the journal, which a clean close keeps.
+            try await withLog(Self.configuration(directory)) { log in
+                try await appendSequentially(log, topic: "t", range: 20..<30, payloadSize: Self.payloadSize)
+            }
+            // Records 17-29 are gone from the partition file; only 20-29 are anywhere else.
+            try chop(segmentPath(directory, topic: "t"), bytes: 13 * Self.size)
+            try await expectRecoveredLog(directory, offsets: Array(0..<17) + Array(20..<30), end: 30)
+        }
+    }
+
     @Test func emptiedPartitionFileIsRebuiltFromTheJournal() async throws {
         try await withTemporaryDirectory { directory in
             try await writeLog(directory, count: 20, retireJournal: false)
