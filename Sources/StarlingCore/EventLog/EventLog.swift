@@ -45,7 +45,8 @@ public struct LogPosition: Hashable, Sendable {
 /// A record read back from the log.
 public struct LogRecord: Sendable {
     public var topicPartition: TopicPartition
-    /// The record's offset: dense and increasing within its partition.
+    /// The record's offset: increasing within its partition, and dense except where records were lost (an embedded
+    /// log's recovery leaves a gap where it quarantined damage nothing else held).
     public var offset: Int64
     /// Wall-clock nanoseconds at which the log accepted the append (before it was made durable).
     public var appendedAtNanoseconds: Int64
