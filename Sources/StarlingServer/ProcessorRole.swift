@@ -111,7 +111,8 @@ public struct ProcessorRole: ServerRole {
             processor: processor,
             configuration: .init(
                 interval: processing.retrainInterval,
-                trainer: .init(epochs: processing.retrainEpochs)
+                trainer: .init(epochs: processing.retrainEpochs),
+                minimumInterval: processing.minimumRetrainInterval
             ),
             logger: logger
         )
