@@ -86,8 +86,11 @@ public struct ServerConfiguration: Sendable {
         public var retentionAge: Duration
         /// Appends are refused while more than this many bytes wait to be written. Defaults to 64 MiB.
         public var maxPendingBytes: Int
-        /// How often the processor checkpoints. Defaults to 30 seconds.
+        /// How often the processor checkpoints. Defaults to 30 seconds. Retention keeps every segment the last
+        /// checkpoint has not covered, so the log can exceed its retention by about this long's worth of events.
         public var checkpointInterval: Duration
+        /// Scripted `fsync` failures of the log, for tests; `nil` in production.
+        package var syncFaults: FileSyncFaults?
 
         public init(
             directory: String = "./starling-data",
