@@ -26,6 +26,7 @@ final class Journal: @unchecked Sendable {
     static let rollBytes = 32 * 1_024 * 1_024
 
     let directory: String
+    private let sync: LogSync
     private(set) var sequence: UInt64
     private var fd: Int32
     private var position: Int
@@ -38,13 +39,14 @@ final class Journal: @unchecked Sendable {
     }
 
     /// Opens a new journal file after every older one has been replayed and deleted.
-    init(directory: String, sequence: UInt64) throws {
+    init(directory: String, sequence: UInt64, sync: LogSync) throws {
         try FileIO.makeDirectories(directory)
         self.directory = directory
+        self.sync = sync
         self.sequence = sequence
         self.fd = try FileIO.openForAppend(Self.path(directory, sequence))
         self.position = 0
-        try FileIO.syncDirectory(directory)
+        try sync.directory(directory)
     }
 
     deinit {
@@ -67,7 +69,7 @@ final class Journal: @unchecked Sendable {
         if self.position >= Self.rollBytes {
             let next = self.sequence + 1
             let fd = try FileIO.openForAppend(Self.path(self.directory, next))
-            try FileIO.syncDirectory(self.directory)
+            try self.sync.directory(self.directory)
             close(self.fd)
             self.fd = fd
             self.sequence = next
@@ -96,7 +98,7 @@ final class Journal: @unchecked Sendable {
         }
         let path = Self.path(self.directory, self.sequence)
         try buffer.withUnsafeBytes { try FileIO.write(self.fd, $0, at: self.position, path: path) }
-        try FileIO.syncData(self.fd, path: path)
+        try self.sync.data(self.fd, path: path)
         self.position += buffer.count
     }
 
@@ -107,20 +109,11 @@ final class Journal: @unchecked Sendable {
         }
     }
 
-    /// Replays every journal file in `directory` into `partitions`, then deletes the files.
-    ///
-    /// - Returns: The sequence number for the next journal file.
-    static func replay(
-        directory: String,
-        into partitions: inout [PartitionState],
-        logger: Logger
-    ) throws -> UInt64 {
+    /// Every intact chunk of every journal file in `directory`, oldest first, and the files' sequence numbers.
+    static func read(directory: String, logger: Logger) throws -> (sequences: [UInt64], chunks: [Chunk]) {
         try FileIO.makeDirectories(directory)
         let sequences = self.sequences(in: directory)
-        var byName: [TopicPartition: Int] = [:]
-        for (k, partition) in partitions.enumerated() { byName[partition.topicPartition] = k }
-        var touched: [ObjectIdentifier: Segment] = [:]
-        var replayed = 0
+        var chunks: [Chunk] = []
         for sequence in sequences {
             let path = self.path(directory, sequence)
             let bytes = try FileIO.readFile(path)
@@ -137,24 +130,7 @@ final class Journal: @unchecked Sendable {
                 guard CRC32C.checksum(body) == stored else { break }
                 position += 8 + bodyLength
                 guard let chunk = Self.decodeChunk(body) else { break }
-                guard let k = byName[chunk.topicPartition] else {
-                    logger.warning(
-                        "Journal chunk for an unknown partition skipped",
-                        metadata: ["starling.log.partition": "\(chunk.topicPartition)"]
-                    )
-                    continue
-                }
-                for segment in partitions[k].segments { touched[ObjectIdentifier(segment)] = segment }
-                do {
-                    replayed += try Self.apply(chunk, to: &partitions[k])
-                } catch {
-                    // Damage below what the journal covers: the records after the gap cannot be placed without
-                    // breaking dense offsets. Keep the log usable and say what was lost.
-                    logger.error(
-                        "Journal chunk cannot be replayed",
-                        metadata: ["starling.log.partition": "\(chunk.topicPartition)", "starling.log.error": "\(error)"]
-                    )
-                }
+                chunks.append(chunk)
             }
             if position < bytes.count {
                 logger.warning(
@@ -163,19 +139,93 @@ final class Journal: @unchecked Sendable {
                 )
             }
         }
+        return (sequences, chunks)
+    }
+
+    /// Replays the chunks ``read(directory:logger:)`` found into `partitions`, then deletes the journal files.
+    ///
+    /// - Returns: The sequence number for the next journal file.
+    static func replay(
+        _ journal: (sequences: [UInt64], chunks: [Chunk]),
+        directory: String,
+        into partitions: inout [PartitionState],
+        sync: LogSync,
+        report: inout Recovery.Report,
+        logger: Logger
+    ) throws -> UInt64 {
+        var byName: [TopicPartition: Int] = [:]
+        for (k, partition) in partitions.enumerated() { byName[partition.topicPartition] = k }
+        var touched: [ObjectIdentifier: Segment] = [:]
+        var replayed = 0
+        for chunk in journal.chunks {
+            guard let k = byName[chunk.topicPartition] else {
+                logger.warning(
+                    "Journal chunk for an unknown partition skipped",
+                    metadata: ["starling.log.partition": "\(chunk.topicPartition)"]
+                )
+                continue
+            }
+            for segment in partitions[k].segments { touched[ObjectIdentifier(segment)] = segment }
+            do {
+                let (appended, gap) = try Self.apply(chunk, to: &partitions[k])
+                replayed += appended
+                if let gap {
+                    report.lostRecords += Int64(gap.count)
+                    logger.error(
+                        "Records lost: the journal's records resume after a gap in the partition's offsets",
+                        metadata: [
+                            "starling.log.partition": "\(chunk.topicPartition)",
+                            "starling.log.offsets": "\(gap.lowerBound)..<\(gap.upperBound)",
+                        ]
+                    )
+                }
+            } catch {
+                // A chunk that does not decode, or skips offsets within itself: its records cannot be placed.
+                logger.error(
+                    "Journal chunk cannot be replayed",
+                    metadata: ["starling.log.partition": "\(chunk.topicPartition)", "starling.log.error": "\(error)"]
+                )
+            }
+        }
         // Every partition the journal names is synced before the journal goes: its records may sit only in
         // unsynced page cache after a kill -9, written but never flushed.
         for segment in touched.values {
-            try FileIO.syncData(segment.fd, path: segment.path)
+            try sync.data(segment.fd, path: segment.path)
         }
         for directory in Set(touched.values.map { String($0.path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")) }) {
-            try FileIO.syncDirectory(directory)
+            try sync.directory(directory)
         }
         if replayed > 0 {
             logger.info("Replayed journal into partitions", metadata: ["starling.log.records": "\(replayed)"])
         }
-        for sequence in sequences { FileIO.remove(self.path(directory, sequence)) }
-        return (sequences.last ?? 0) + 1
+        for sequence in journal.sequences { FileIO.remove(self.path(directory, sequence)) }
+        return (journal.sequences.last ?? 0) + 1
+    }
+
+    /// The framed records `offsets` of `topicPartition`, in order, if the chunks hold every one of them intact:
+    /// what recovery puts back in place of damaged or missing records.
+    static func records(
+        of topicPartition: TopicPartition,
+        offsets: Range<Int64>,
+        in chunks: [Chunk]
+    ) -> [UInt8]? {
+        guard !offsets.isEmpty else { return [] }
+        var found: [Int64: [UInt8]] = [:]
+        for chunk in chunks where chunk.topicPartition == topicPartition {
+            chunk.records.withUnsafeBytes { raw in
+                var position = 0
+                while position < raw.count, case .frame(let frame) = RecordCodec.decode(raw, at: position, verify: true) {
+                    if offsets.contains(frame.offset) {
+                        found[frame.offset] = Array(raw[position..<(position + frame.size)])
+                    }
+                    position += frame.size
+                }
+            }
+        }
+        guard found.count == offsets.count else { return nil }
+        var bytes: [UInt8] = []
+        for offset in offsets { bytes += found[offset]! }
+        return bytes
     }
 
     private static func decodeChunk(_ body: ArraySlice<UInt8>) -> Chunk? {
@@ -195,9 +245,15 @@ final class Journal: @unchecked Sendable {
     }
 
     /// Appends the chunk's records that the partition lacks. Returns how many were appended.
-    private static func apply(_ chunk: Chunk, to partition: inout PartitionState) throws -> Int {
+    /// Appends the chunk's records that the partition lacks. Returns how many were appended, and the offsets skipped
+    /// before them when the chunk's new records start beyond the partition's end: records nobody holds any more
+    /// (damaged in the partition after the journal that held them was retired). The records after such a gap were
+    /// acknowledged too, so they are kept, and the partition's offsets have a gap there.
+    private static func apply(_ chunk: Chunk, to partition: inout PartitionState) throws -> (appended: Int, gap: Range<Int64>?) {
         let next = partition.nextOffset
         var start: Int?
+        var first: Int64?
+        var gap: Range<Int64>?
         var count = 0
         var last = next
         var newestAppend: Int64 = 0
@@ -208,12 +264,19 @@ final class Journal: @unchecked Sendable {
                     throw EventLogError.corrupt("journal chunk for \(chunk.topicPartition) holds a bad record")
                 }
                 if frame.offset >= next {
+                    if start == nil, frame.offset > last {
+                        gap = last..<frame.offset
+                        last = frame.offset
+                    }
                     guard frame.offset == last else {
                         throw EventLogError.corrupt(
                             "journal chunk for \(chunk.topicPartition) skips from offset \(last) to \(frame.offset)"
                         )
                     }
-                    if start == nil { start = position }
+                    if start == nil {
+                        start = position
+                        first = frame.offset
+                    }
                     newestAppend = max(newestAppend, frame.appendedAt)
                     last += 1
                     count += 1
@@ -221,14 +284,14 @@ final class Journal: @unchecked Sendable {
                 position += frame.size
             }
         }
-        guard let start, count > 0 else { return 0 }
+        guard let start, let first, count > 0 else { return (0, nil) }
         let segment = partition.segments.last!
         let suffix = Array(chunk.records[start...])
         try suffix.withUnsafeBytes { try FileIO.write(segment.fd, $0, at: segment.size, path: segment.path) }
         segment.index.append(
             contentsOf: LogWriter.indexEntries(
                 suffix,
-                firstOffset: next,
+                firstOffset: first,
                 startPosition: segment.size,
                 lastIndexed: segment.index.last?.position
             )
@@ -237,6 +300,6 @@ final class Journal: @unchecked Sendable {
         segment.nextOffset = last
         segment.newestAppendNanoseconds = max(segment.newestAppendNanoseconds, newestAppend)
         partition.nextOffset = last
-        return count
+        return (count, gap)
     }
 }

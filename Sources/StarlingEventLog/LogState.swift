@@ -1,5 +1,5 @@
 import Foundation
-import StarlingCore
+package import StarlingCore
 
 /// The per-partition state guarded by the log's lock.
 struct PartitionState {
@@ -51,6 +51,22 @@ struct LogState {
     var unflushedDirectories: Set<String> = []
     /// The journal file the latest commit went to.
     var journalSequence: UInt64 = 0
+    /// Callers of ``SegmentedEventLog/enforceRetention()`` waiting for the writer thread's next retention pass.
+    var retentionRequests: [CheckedContinuation<RetentionPass, Never>] = []
+    /// The committed positions of each retention group (``SegmentedEventLog/Configuration/retentionGroups``):
+    /// read from its offsets file on open, replaced on every commit.
+    var retentionPositions: [String: [TopicPartition: Int64]] = [:]
+    /// Whether the last retention pass was held back, so that the log says so when it starts and stops.
+    var retentionHeld = false
+}
+
+/// What one retention pass did.
+package struct RetentionPass: Sendable {
+    /// The segment files deleted.
+    package var deleted: [String] = []
+    /// Per partition, the sealed segments that size or age would have deleted but that a retention group
+    /// (``SegmentedEventLog/Configuration/retentionGroups``) has not consumed yet.
+    package var held: [TopicPartition: Int] = [:]
 }
 
 /// A mutex with a condition variable, for the writer thread to sleep on.
@@ -70,12 +86,17 @@ final class LogLock: @unchecked Sendable {
     }
 
     /// Waits, with the lock held by `body`'s caller protocol: locks, waits while `shouldWait` is true or until
-    /// `deadline`, then runs `body` under the lock.
-    func waitThen<R>(until deadline: Date, while shouldWait: (LogState) -> Bool, _ body: (inout LogState) -> R) -> R {
+    /// `deadline` (without one: until signalled), then runs `body` under the lock.
+    func waitThen<R>(until deadline: Date?, while shouldWait: (LogState) -> Bool, _ body: (inout LogState) -> R) -> R {
         self.condition.lock()
         defer { self.condition.unlock() }
         while shouldWait(self.state) {
-            if !self.condition.wait(until: deadline) { break }
+            if let deadline {
+                if !self.condition.wait(until: deadline) { break }
+            } else {
+                // `wait(until: .distantFuture)` traps on Linux (the deadline overflows a timespec).
+                self.condition.wait()
+            }
         }
         return body(&self.state)
     }

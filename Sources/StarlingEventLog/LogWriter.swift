@@ -6,7 +6,6 @@ import StarlingCore
 /// The log's single writer: a dedicated thread, so that blocking `pwrite` and `fdatasync` never occupy the
 /// cooperative thread pool.
 final class LogWriter: Sendable {
-    private static let retentionInterval: TimeInterval = 5
 
     /// What one commit writes for one partition.
     private struct Item {
@@ -25,6 +24,7 @@ final class LogWriter: Sendable {
         var items: [Item] = []
         var waiters: [CheckedContinuation<Void, any Error>] = []
         var closing = false
+        var retentionRequests: [CheckedContinuation<RetentionPass, Never>] = []
     }
 
     func start(log: SegmentedEventLog) {
@@ -36,11 +36,12 @@ final class LogWriter: Sendable {
     }
 
     private func loop(log: SegmentedEventLog) {
-        var nextRetention = Date(timeIntervalSinceNow: Self.retentionInterval)
+        let interval = log.configuration.maintenance.retentionInterval.map { Double($0.wholeNanoseconds) / 1e9 }
+        var nextRetention = interval.map { Date(timeIntervalSinceNow: $0) }
         while true {
             let batch = log.lock.waitThen(
                 until: nextRetention,
-                while: { $0.pendingBytes == 0 && !$0.closing },
+                while: { $0.pendingBytes == 0 && !$0.closing && $0.retentionRequests.isEmpty },
                 { state in Self.take(&state) }
             )
             if !batch.items.isEmpty {
@@ -58,44 +59,66 @@ final class LogWriter: Sendable {
                 }
                 consumers.forEach { $0.resume() }
                 closeWaiters.forEach { $0.resume() }
+                batch.retentionRequests.forEach { $0.resume(returning: RetentionPass()) }
                 return
             }
-            if Date() >= nextRetention {
-                Self.applyRetention(log: log)
-                nextRetention = Date(timeIntervalSinceNow: Self.retentionInterval)
+            if !batch.retentionRequests.isEmpty || nextRetention.map({ Date() >= $0 }) == true {
+                let pass = Self.applyRetention(log: log)
+                batch.retentionRequests.forEach { $0.resume(returning: pass) }
+                if let interval { nextRetention = Date(timeIntervalSinceNow: interval) }
             }
         }
     }
 
     /// Syncs the partition files written since the last flush, then deletes the journal files that only hold
     /// chunks now safe in those files. Runs on the flusher thread about once a second, and once more on close.
+    ///
+    /// A failed sync is fatal. Linux reports a failed write-back once: the dirty pages are marked clean without
+    /// reaching the disk, so a retry would "succeed" and the journal — then the only durable copy of what was
+    /// acknowledged — would be deleted. Instead the log stops (``SegmentedEventLog/failure``): it refuses every
+    /// later append, and no journal file is deleted again, so the next open replays them into the partitions.
     static func flush(log: SegmentedEventLog) {
         guard log.journal != nil else { return }
-        let (segments, directories, sequence) = log.lock.withLock { state in
+        let work = log.lock.withLock { state -> (segments: [Segment], directories: Set<String>, sequence: UInt64)? in
+            guard state.failure == nil else { return nil }
             defer {
                 state.unflushedSegments = [:]
                 state.unflushedDirectories = []
             }
             return (Array(state.unflushedSegments.values), state.unflushedDirectories, state.journalSequence)
         }
+        guard let (segments, directories, sequence) = work else { return }
         do {
-            for segment in segments { try FileIO.syncData(segment.fd, path: segment.path) }
-            for directory in directories { try FileIO.syncDirectory(directory) }
+            for segment in segments { try log.sync.data(segment.fd, path: segment.path) }
+            for directory in directories { try log.sync.directory(directory) }
         } catch {
-            // Keep the journal: the next open replays it. Put the segments back for the next attempt.
-            log.logger.warning("Partition flush failed; keeping the journal", metadata: ["starling.log.error": "\(error)"])
-            log.lock.withLock { state in
-                for segment in segments { state.unflushedSegments[ObjectIdentifier(segment)] = segment }
-                state.unflushedDirectories.formUnion(directories)
-            }
+            let message = (error as? EventLogError)?.message ?? "\(error)"
+            Self.stop(log, .stopped("fsync of partition data failed: \(message)"))
             return
         }
         Journal.deleteFiles(in: log.journalDirectory, before: sequence)
     }
 
-    /// Starts the flusher thread, which ends once the log is closed.
-    func startFlusher(log: SegmentedEventLog, interval: TimeInterval = 1) {
-        guard log.journal != nil else { return }
+    /// Stops the log after a failed write or sync: every later append is refused with `failure`, and the journal
+    /// is kept for the next open to replay.
+    static func stop(_ log: SegmentedEventLog, _ failure: EventLogError) {
+        let first = log.lock.withLock { state -> Bool in
+            guard state.failure == nil else { return false }
+            state.failure = failure
+            return true
+        }
+        guard first else { return }
+        log.logMetrics.storageFailures.increment()
+        log.logger.error(
+            "Event log stopped: nothing more is acknowledged; the journal is kept for the next open to replay",
+            metadata: ["starling.log.error": "\(failure.message)"]
+        )
+    }
+
+    /// Starts the flusher thread, which ends once the log is closed; none with manual maintenance.
+    func startFlusher(log: SegmentedEventLog) {
+        guard log.journal != nil, let flushInterval = log.configuration.maintenance.flushInterval else { return }
+        let interval = Double(flushInterval.wholeNanoseconds) / 1e9
         let thread = Thread {
             while true {
                 let deadline = Date(timeIntervalSinceNow: interval)
@@ -112,6 +135,7 @@ final class LogWriter: Sendable {
 
     private static func take(_ state: inout LogState) -> Batch {
         var batch = Batch(closing: state.closing)
+        swap(&batch.retentionRequests, &state.retentionRequests)
         guard state.pendingBytes > 0 else { return batch }
         for id in state.partitions.indices where !state.partitions[id].pending.isEmpty {
             var bytes: [UInt8] = []
@@ -137,6 +161,11 @@ final class LogWriter: Sendable {
     }
 
     private func commit(_ batch: Batch, log: SegmentedEventLog) {
+        // Appends taken after the log stopped are refused like those that arrive later.
+        if let failure = log.lock.withLock({ $0.failure }) {
+            batch.waiters.forEach { $0.resume(throwing: failure) }
+            return
+        }
         var items = batch.items
         let sync = log.configuration.durability == .fsync
         let syncStart = ContinuousClock.now
@@ -175,13 +204,10 @@ final class LogWriter: Sendable {
                 )
             }
         } catch {
-            let failure = error as? EventLogError ?? .io("\(error)")
-            log.logger.error(
-                "Event log write failed; refusing further appends",
-                metadata: ["starling.log.error": "\(failure.message)"]
-            )
-            log.lock.withLock { $0.failure = failure }
-            batch.waiters.forEach { $0.resume(throwing: failure) }
+            let message = (error as? EventLogError)?.message ?? "\(error)"
+            let failure = EventLogError.stopped(sync ? "write or fsync failed: \(message)" : "write failed: \(message)")
+            Self.stop(log, failure)
+            batch.waiters.forEach { $0.resume(throwing: log.lock.withLock { $0.failure } ?? failure) }
             return
         }
         log.logMetrics.syncDuration.recordNanoseconds((ContinuousClock.now - syncStart).wholeNanoseconds)
@@ -237,28 +263,58 @@ final class LogWriter: Sendable {
         return entries
     }
 
-    private static func applyRetention(log: SegmentedEventLog) {
+    /// Deletes the oldest sealed segments of every partition larger than ``SegmentedEventLog/Configuration/retentionBytes``
+    /// or older than ``SegmentedEventLog/Configuration/retentionAge`` — but never one holding a record a retention
+    /// group has not consumed (committed a position past): the processor replays from its checkpoint, so deleting
+    /// what it has not checkpointed would lose acknowledged events without a trace. Held-back segments are counted
+    /// in the pass, set `starling_log_retention_held_segments`, and a warning says when holding starts and stops.
+    private static func applyRetention(log: SegmentedEventLog) -> RetentionPass {
         let configuration = log.configuration
-        let cutoff = WallClock.nanoseconds() - configuration.retentionAge.wholeNanoseconds
-        let removed: [String] = log.lock.withLock { state in
-            var removed: [String] = []
+        let cutoff = configuration.wallClock() - configuration.retentionAge.wholeNanoseconds
+        var pass = RetentionPass()
+        let (started, stopped) = log.lock.withLock { state -> (Bool, Bool) in
             for id in state.partitions.indices {
-                var total = state.partitions[id].segments.reduce(0) { $0 + $1.size }
-                while state.partitions[id].segments.count > 1 {
-                    let oldest = state.partitions[id].segments[0]
-                    guard total > configuration.retentionBytes || oldest.newestAppendNanoseconds < cutoff else {
-                        break
+                let topicPartition = state.partitions[id].topicPartition
+                // The lowest position any retention group committed; a group that committed none holds everything.
+                let hold = configuration.retentionGroups.map { state.retentionPositions[$0]?[topicPartition] ?? 0 }.min()
+                let segments = state.partitions[id].segments
+                var total = segments.reduce(0) { $0 + $1.size }
+                var deletable = 0
+                var held = 0
+                for oldest in segments.dropLast() {
+                    guard total > configuration.retentionBytes || oldest.newestAppendNanoseconds < cutoff else { break }
+                    if held == 0, hold.map({ oldest.nextOffset <= $0 }) ?? true {
+                        deletable += 1
+                    } else {
+                        held += 1
                     }
                     total -= oldest.size
-                    removed.append(oldest.path)
-                    state.partitions[id].segments.removeFirst()
                 }
+                pass.deleted += segments.prefix(deletable).map(\.path)
+                state.partitions[id].segments.removeFirst(deletable)
+                if held > 0 { pass.held[topicPartition] = held }
             }
-            return removed
+            let wasHeld = state.retentionHeld
+            state.retentionHeld = !pass.held.isEmpty
+            return (!wasHeld && state.retentionHeld, wasHeld && !state.retentionHeld)
         }
-        for path in removed {
+        for path in pass.deleted {
             FileIO.remove(path)
             log.logger.info("Deleted segment by retention", metadata: ["starling.log.segment": "\(path)"])
         }
+        log.logMetrics.retentionHeldSegments.record(pass.held.values.reduce(0, +))
+        if started {
+            log.logger.warning(
+                "Retention held back: consumer groups have not consumed segments that size or age would delete; the log grows past its retention until they catch up",
+                metadata: [
+                    "starling.log.retention_groups": "\(configuration.retentionGroups.sorted())",
+                    "starling.log.held_segments": "\(pass.held.values.reduce(0, +))",
+                    "starling.log.held_partitions": "\(pass.held.keys.sorted().map(\.description))",
+                ]
+            )
+        } else if stopped {
+            log.logger.info("Retention no longer held back")
+        }
+        return pass
     }
 }

@@ -8,7 +8,8 @@ import StarlingCore
 /// ```
 /// All integers little-endian. The CRC covers the body after the offset, so that a record can be framed and
 /// checksummed before the log assigns its offset (outside the log's lock). The offset itself is checked by
-/// recovery, which requires offsets to be dense, so a corrupt offset is caught as surely as a corrupt payload.
+/// recovery, which requires each record to carry the offset its position implies, so a corrupt offset is caught as
+/// surely as a corrupt payload.
 enum RecordCodec {
     static let headerSize = 8
     static let bodyPrefixSize = 16

@@ -33,6 +33,18 @@ extension SegmentedEventLog {
         /// Appends are refused with ``EventLogError/overloaded`` while more than this many bytes wait to be
         /// written. Defaults to 64 MiB.
         public var maxPendingBytes: Int
+        /// Consumer groups whose committed positions retention never passes: a sealed segment is deleted only once
+        /// every one of these groups has committed a position past its last record (a group with no committed
+        /// position holds the whole partition). When a group holds back a segment that size or age would delete,
+        /// the log says so (a warning and `starling_log_retention_held_segments`). Defaults to none.
+        public var retentionGroups: Set<String>
+        /// When the flusher and retention run. Tests choose ``Maintenance/manual`` and drive them with
+        /// ``SegmentedEventLog/flushNow()`` and ``SegmentedEventLog/enforceRetention()``.
+        package var maintenance: Maintenance = .periodic
+        /// Scripted `fsync` failures, for tests; `nil` in production.
+        package var syncFaults: FileSyncFaults?
+        /// The wall clock, in nanoseconds since the epoch: stamps appends and decides age-based retention.
+        package var wallClock: @Sendable () -> Int64 = { WallClock.nanoseconds() }
 
         /// Creates a configuration.
         public init(
@@ -42,7 +54,8 @@ extension SegmentedEventLog {
             segmentBytes: Int = 64 * 1_024 * 1_024,
             retentionBytes: Int = 1_024 * 1_024 * 1_024,
             retentionAge: Duration = .seconds(7 * 24 * 3_600),
-            maxPendingBytes: Int = 64 * 1_024 * 1_024
+            maxPendingBytes: Int = 64 * 1_024 * 1_024,
+            retentionGroups: Set<String> = []
         ) {
             precondition(!topics.isEmpty, "a log needs at least one topic")
             precondition(topics.values.allSatisfy { $0 > 0 }, "partition counts must be positive")
@@ -54,6 +67,26 @@ extension SegmentedEventLog {
             self.retentionBytes = retentionBytes
             self.retentionAge = retentionAge
             self.maxPendingBytes = maxPendingBytes
+            self.retentionGroups = retentionGroups
         }
+    }
+
+    /// When the log's background work runs.
+    package struct Maintenance: Sendable {
+        /// How often the flusher syncs partition files and retires journal files; `nil`: only on
+        /// ``SegmentedEventLog/flushNow()`` and on close.
+        package var flushInterval: Duration?
+        /// How often the writer thread applies retention; `nil`: only on ``SegmentedEventLog/enforceRetention()``.
+        package var retentionInterval: Duration?
+
+        package init(flushInterval: Duration?, retentionInterval: Duration?) {
+            self.flushInterval = flushInterval
+            self.retentionInterval = retentionInterval
+        }
+
+        /// Flush about once a second, retention every 5 seconds: what a server runs.
+        package static let periodic = Maintenance(flushInterval: .seconds(1), retentionInterval: .seconds(5))
+        /// Nothing runs by itself: a test triggers each pass and waits for its outcome.
+        package static let manual = Maintenance(flushInterval: nil, retentionInterval: nil)
     }
 }

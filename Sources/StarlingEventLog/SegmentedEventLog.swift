@@ -34,13 +34,19 @@ public final class SegmentedEventLog: EventLog, Service {
     /// The commit journal, used only by the writer thread; `nil` with buffered durability.
     let journal: Journal?
     var journalDirectory: String { "\(self.configuration.directory)/_journal" }
+    /// Every `fsync` of the log goes through here (``FileSyncFaults`` in tests).
+    let sync: LogSync
+    /// What recovery found on open: damaged bytes quarantined, records lost or restored from the journal.
+    let recovery: Recovery.Report
     private let metrics: LogMetrics
 
     /// Opens (and recovers) or creates the log in `configuration.directory`, and starts its writer thread.
     ///
     /// The writer thread keeps the log alive until ``close()`` (or ``run()`` on shutdown) stops it.
     ///
-    /// Recovery checks every record's checksum and offset; a torn or corrupt tail of a partition is truncated.
+    /// Recovery checks every record's length, checksum and offset. A torn tail is truncated; other damage is moved to
+    /// `<directory>/_quarantine` and cut out, records after it are kept, and damaged or missing records the commit
+    /// journal still holds are put back (see `Recovery.swift`).
     public static func open(configuration: Configuration, logger: Logger) throws -> SegmentedEventLog {
         try SegmentedEventLog(configuration: configuration, logger: logger)
     }
@@ -48,11 +54,18 @@ public final class SegmentedEventLog: EventLog, Service {
     private init(configuration: Configuration, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
-        self.metrics = LogMetrics()
+        let metrics = LogMetrics()
+        self.metrics = metrics
+        let sync = LogSync(faults: configuration.syncFaults)
+        self.sync = sync
         try FileIO.makeDirectories(configuration.directory)
         var partitions: [PartitionState] = []
         var topicPartitions: [TopicPartition] = []
         var partitionIDs: [String: [Int]] = [:]
+        // The journal is read first: recovery puts back damaged records it still holds, replay appends the rest.
+        let journalDirectory = "\(configuration.directory)/_journal"
+        let journalContents = try Journal.read(directory: journalDirectory, logger: logger)
+        var report = Recovery.Report()
         for (topic, requested) in configuration.topics.sorted(by: { $0.key < $1.key }) {
             let count = try Self.partitionCount(
                 topic: topic,
@@ -66,6 +79,9 @@ public final class SegmentedEventLog: EventLog, Service {
                 let segments = try Recovery.recoverPartition(
                     directory: directory,
                     topicPartition: topicPartition,
+                    quarantineDirectory: "\(configuration.directory)/_quarantine",
+                    journal: journalContents.chunks,
+                    report: &report,
                     logger: logger
                 )
                 partitionIDs[topic, default: []].append(partitions.count)
@@ -74,15 +90,24 @@ public final class SegmentedEventLog: EventLog, Service {
             }
         }
         // Replay what the journal holds beyond the partition files (after a crash or power loss).
-        let journalDirectory = "\(configuration.directory)/_journal"
-        let nextJournal = try Journal.replay(directory: journalDirectory, into: &partitions, logger: logger)
+        let nextJournal = try Journal.replay(
+            journalContents, directory: journalDirectory, into: &partitions, sync: sync, report: &report, logger: logger)
+        metrics.quarantinedBytes.increment(by: report.quarantinedBytes)
+        metrics.lostRecords.increment(by: Int(report.lostRecords))
+        metrics.repairedRecords.increment(by: Int(report.repairedRecords))
+        self.recovery = report
         self.journal =
             configuration.durability == .fsync
-            ? try Journal(directory: journalDirectory, sequence: nextJournal) : nil
+            ? try Journal(directory: journalDirectory, sequence: nextJournal, sync: sync) : nil
         self.topicPartitions = topicPartitions
         self.partitionIDs = partitionIDs
         var state = LogState(partitions: partitions)
         state.journalSequence = self.journal?.sequence ?? 0
+        // Retention holds from the start: what the groups committed before this open.
+        for group in configuration.retentionGroups {
+            state.retentionPositions[group] = try SegmentedEventLogConsumer.readCommitted(
+                "\(configuration.directory)/_consumers/\(group).offsets")
+        }
         self.lock = LogLock(state: state)
         self.writerThread = LogWriter()
         self.writerThread.start(log: self)
@@ -118,7 +143,7 @@ public final class SegmentedEventLog: EventLog, Service {
     public func append(_ records: [LogAppend]) async throws -> [LogPosition] {
         guard !records.isEmpty else { return [] }
         // Frame and checksum outside the lock; only offsets are assigned under it.
-        let now = WallClock.nanoseconds()
+        let now = self.configuration.wallClock()
         var framed: [UInt8] = []
         framed.reserveCapacity(records.reduce(0) { $0 + RecordCodec.encodedSize(payloadCount: $1.payload.count) })
         var routes: [(partition: Int, start: Int, end: Int)] = []
@@ -177,6 +202,14 @@ public final class SegmentedEventLog: EventLog, Service {
         }
     }
 
+    /// Why the log stopped accepting appends (a failed write or `fsync`), or `nil` while it is healthy.
+    ///
+    /// Once set it stays set: records acknowledged before are safe (the journal that holds them is kept for the next
+    /// open to replay), and every later append is refused with this error.
+    public var failure: EventLogError? {
+        self.lock.withLock { $0.failure }
+    }
+
     /// The oldest offset still retained in every partition.
     public func startOffsets() -> [TopicPartition: Int64] {
         self.lock.withLock { state in
@@ -225,6 +258,33 @@ public final class SegmentedEventLog: EventLog, Service {
         }
     }
 
+    // MARK: - Maintenance
+
+    /// Syncs the partition files written since the last flush and retires the journal files they make redundant:
+    /// what the flusher thread does about once a second. Blocks while it syncs; for tests with
+    /// ``Configuration/Maintenance/manual`` maintenance.
+    package func flushNow() {
+        LogWriter.flush(log: self)
+    }
+
+    /// Asks the writer thread for a retention pass now and returns what it did; for tests with
+    /// ``Configuration/Maintenance/manual`` maintenance. A closed log deletes nothing.
+    @discardableResult
+    package func enforceRetention() async -> RetentionPass {
+        await withCheckedContinuation { (continuation: CheckedContinuation<RetentionPass, Never>) in
+            let closed = self.lock.withLock { state -> Bool in
+                if state.closed || state.closing { return true }
+                state.retentionRequests.append(continuation)
+                return false
+            }
+            if closed {
+                continuation.resume(returning: RetentionPass())
+            } else {
+                self.lock.signal()
+            }
+        }
+    }
+
     // MARK: - Internals used by the writer and consumers
 
     func partitionID(_ topicPartition: TopicPartition) -> Int? {
@@ -245,4 +305,14 @@ struct LogMetrics: Sendable {
     let appendDuration = Timer(label: "starling_log_append_duration_seconds")
     let syncDuration = Timer(label: "starling_log_sync_duration_seconds")
     let commitBatchBytes = Recorder(label: "starling_log_commit_batch_bytes")
+    /// Writes or syncs that failed and stopped the log (at most one per process lifetime).
+    let storageFailures = Counter(label: "starling_log_storage_failures_total")
+    /// Set once per pass: sealed segments retention would delete but a retention group has not consumed.
+    let retentionHeldSegments = Gauge(label: "starling_log_retention_held_segments")
+    /// Damaged bytes recovery moved to the quarantine directory.
+    let quarantinedBytes = Counter(label: "starling_log_quarantined_bytes_total")
+    /// Records recovery found damaged or missing and could not restore from the journal.
+    let lostRecords = Counter(label: "starling_log_lost_records_total")
+    /// Damaged or missing records recovery restored from the journal.
+    let repairedRecords = Counter(label: "starling_log_repaired_records_total")
 }

@@ -190,10 +190,18 @@ public final class SegmentedEventLogConsumer: EventLogConsumer {
             Array(text.utf8),
             sync: self.log.configuration.durability == .fsync
         )
+        // A retention group's commit moves what retention may delete (once it is durable, not before).
+        if self.log.configuration.retentionGroups.contains(self.group) {
+            self.log.lock.withLock { $0.retentionPositions[self.group] = merged }
+        }
     }
 
     public func committed() async throws -> [TopicPartition: Int64] {
-        let path = "\(self.log.consumerDirectory)/\(self.group).offsets"
+        try Self.readCommitted("\(self.log.consumerDirectory)/\(self.group).offsets")
+    }
+
+    /// Reads a group's offsets file (`topic partition offset` per line); empty when there is none.
+    static func readCommitted(_ path: String) throws -> [TopicPartition: Int64] {
         guard FileIO.exists(path) else { return [:] }
         var result: [TopicPartition: Int64] = [:]
         for line in String(decoding: try FileIO.readFile(path), as: UTF8.self).split(separator: "\n") {

@@ -13,6 +13,8 @@ public struct APIComponents<Log: EventLog, Profiles: ProfileStore>: Sendable {
     public var ingest: IngestService<Log>?
     public var recommendations: RecommendationService<Profiles>?
     public var readiness: OperationsController.Readiness
+    /// Why the process's event log stopped accepting events, or `nil` (see ``OperationsController``).
+    public var storageFailure: @Sendable () -> String?
     /// Whether recovery finished (ingest opens then); cheaper than ``readiness``, which also computes the lag.
     public var isRecovered: @Sendable () -> Bool
     public var metricsText: @Sendable () -> String
@@ -31,6 +33,7 @@ public struct APIComponents<Log: EventLog, Profiles: ProfileStore>: Sendable {
         ingest: IngestService<Log>?,
         recommendations: RecommendationService<Profiles>?,
         readiness: @escaping OperationsController.Readiness,
+        storageFailure: @escaping @Sendable () -> String? = { nil },
         metricsText: @escaping @Sendable () -> String,
         isRecovered: (@Sendable () -> Bool)? = nil,
         maxBodyBytes: Int = 16 * 1_024 * 1_024,
@@ -46,6 +49,7 @@ public struct APIComponents<Log: EventLog, Profiles: ProfileStore>: Sendable {
         self.ingest = ingest
         self.recommendations = recommendations
         self.readiness = readiness
+        self.storageFailure = storageFailure
         self.isRecovered = isRecovered ?? { readiness().recovered }
         self.metricsText = metricsText
         self.maxBodyBytes = maxBodyBytes
@@ -69,10 +73,15 @@ public func buildRouter<Log: EventLog, Profiles: ProfileStore>(
         RecommendationController(service: recommendations).addRoutes(to: router)
         SessionController(service: recommendations).addRoutes(to: router)
     }
-    OperationsController(readiness: components.readiness, metricsText: components.metricsText).addRoutes(to: router)
+    OperationsController(
+        readiness: components.readiness,
+        storageFailure: components.storageFailure,
+        metricsText: components.metricsText
+    ).addRoutes(to: router)
     components.models?.addRoutes(to: router)
     if let catalog = components.catalog {
-        CatalogController(service: catalog, maxBodyBytes: components.maxBodyBytes).addRoutes(to: router)
+        CatalogController(service: catalog, maxBodyBytes: components.maxBodyBytes, isAccepting: components.isRecovered)
+            .addRoutes(to: router)
     } else if let view = components.catalogView {
         router.get("/v1/items/:item") { _, context in CatalogController<Log>.get(from: view, context: context) }
     }

@@ -13,10 +13,21 @@ public enum MetricsHelp {
         "starling_log_append_duration_seconds": "Time from an append call to its durable acknowledgement.",
         "starling_log_sync_duration_seconds": "Time the log writer spent writing and syncing one group commit.",
         "starling_log_commit_batch_bytes": "Bytes written by one group commit.",
+        "starling_log_storage_failures_total":
+            "Failed writes or fsyncs of the event log; after one the log acknowledges nothing until restarted.",
+        "starling_log_retention_held_segments":
+            "Sealed segments retention would delete but the processor has not checkpointed yet (last pass).",
+        "starling_log_quarantined_bytes_total": "Damaged log bytes recovery moved to the quarantine directory.",
+        "starling_log_lost_records_total": "Damaged or missing log records recovery could not restore.",
+        "starling_log_repaired_records_total": "Damaged or missing log records recovery restored from the journal.",
         "starling_processor_events_applied_total": "Events applied to profiles and models by the stream processor.",
         "starling_processor_duplicates_skipped_total": "Events skipped by the processor because their id was applied.",
         "starling_processor_undecodable_records_total": "Log records the processor could not decode.",
         "starling_processor_lag_records": "Records in the log not yet applied by the processor (consumer lag).",
+        "starling_processor_checkpoint_ahead_of_log_records_total":
+            "Records a restored checkpoint had applied beyond the end of the recovered log.",
+        "starling_processor_missing_records_total":
+            "Log offsets skipped before the processor applied them (lost to damage or deleted).",
         "starling_freshness_seconds":
             "Time from an event's append to the log until its effect is visible to serving (includes the durable write).",
         "starling_checkpoint_duration_seconds": "Time to write one processor checkpoint.",

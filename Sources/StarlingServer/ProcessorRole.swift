@@ -50,18 +50,25 @@ public struct ProcessorRole: ServerRole {
 
         var topics = Dictionary(uniqueKeysWithValues: processing.schema.topics.map { ($0, storage.partitions) })
         topics[CatalogService<SegmentedEventLog>.topic] = storage.partitions
-        let log = try SegmentedEventLog.open(
-            configuration: .init(
-                directory: "\(storage.directory)/log",
-                topics: topics,
-                durability: storage.durability,
-                segmentBytes: storage.segmentBytes,
-                retentionBytes: storage.retentionBytes,
-                retentionAge: storage.retentionAge,
-                maxPendingBytes: storage.maxPendingBytes
-            ),
-            logger: logger
+        let processorConfiguration = StreamProcessor<SegmentedEventLog>.Configuration(
+            checkpointInterval: storage.checkpointInterval,
+            engine: try RecommendationEngine.Configuration(settings: processing.modelSettings),
+            backlog: processing.maxLag.map { ProcessingBacklog.Configuration(maxLag: $0) }
         )
+        var logConfiguration = SegmentedEventLog.Configuration(
+            directory: "\(storage.directory)/log",
+            topics: topics,
+            durability: storage.durability,
+            segmentBytes: storage.segmentBytes,
+            retentionBytes: storage.retentionBytes,
+            retentionAge: storage.retentionAge,
+            maxPendingBytes: storage.maxPendingBytes,
+            // Retention never deletes what the processor has not checkpointed: it replays from its checkpoint,
+            // whose positions it commits to its group after every checkpoint.
+            retentionGroups: [processorConfiguration.group]
+        )
+        logConfiguration.syncFaults = storage.syncFaults
+        let log = try SegmentedEventLog.open(configuration: logConfiguration, logger: logger)
         let catalog = ItemCatalog()
         // A processor-only process serves no requests: its precomputed lists go to Redis only.
         let cache: RecommendationCache? =
@@ -93,11 +100,7 @@ public struct ProcessorRole: ServerRole {
             deduplication: deduplication,
             checkpoints: try FileCheckpointStore(directory: "\(storage.directory)/checkpoints"),
             catalog: catalog,
-            configuration: .init(
-                checkpointInterval: storage.checkpointInterval,
-                engine: try RecommendationEngine.Configuration(settings: processing.modelSettings),
-                backlog: processing.maxLag.map { ProcessingBacklog.Configuration(maxLag: $0) }
-            ),
+            configuration: processorConfiguration,
             logger: logger,
             onApplied: { event in activeUsers?.note(event) },
             publisher: store,
@@ -108,7 +111,8 @@ public struct ProcessorRole: ServerRole {
             processor: processor,
             configuration: .init(
                 interval: processing.retrainInterval,
-                trainer: .init(epochs: processing.retrainEpochs)
+                trainer: .init(epochs: processing.retrainEpochs),
+                minimumInterval: processing.minimumRetrainInterval
             ),
             logger: logger
         )
@@ -173,6 +177,7 @@ public struct ProcessorRole: ServerRole {
             ),
             recommendations: servesRecommendations ? recommendations : nil,
             readiness: { (processor.isReady, processor.isRecovered, processor.lag()) },
+            storageFailure: { log.failure?.message },
             metricsText: { MetricsHelp.annotate(metricsText()) },
             isRecovered: { processor.isRecovered },
             maxBodyBytes: configuration.http.maxBodyBytes,

@@ -86,8 +86,11 @@ public struct ServerConfiguration: Sendable {
         public var retentionAge: Duration
         /// Appends are refused while more than this many bytes wait to be written. Defaults to 64 MiB.
         public var maxPendingBytes: Int
-        /// How often the processor checkpoints. Defaults to 30 seconds.
+        /// How often the processor checkpoints. Defaults to 30 seconds. Retention keeps every segment the last
+        /// checkpoint has not covered, so the log can exceed its retention by about this long's worth of events.
         public var checkpointInterval: Duration
+        /// Scripted `fsync` failures of the log, for tests; `nil` in production.
+        package var syncFaults: FileSyncFaults?
 
         public init(
             directory: String = "./starling-data",
@@ -129,6 +132,9 @@ public struct ServerConfiguration: Sendable {
         public var retrainInterval: Duration?
         /// Passes over the data in a full retrain with the BPR trainer. Defaults to 10.
         public var retrainEpochs: Int
+        /// The least time from the end of one retrain to the start of an on-demand one
+        /// (`POST /v1/models/retrain` answers 429 before then). Defaults to 1 minute.
+        public var minimumRetrainInterval: Duration
         /// Ingest waits for the processor while it is more than this many records behind the log, and answers 503
         /// when it stays behind (``ProcessingBacklog``); `nil` turns flow control off. Defaults to 5,000.
         public var maxLag: Int64?
@@ -141,6 +147,7 @@ public struct ServerConfiguration: Sendable {
             modelSettings: [String] = [],
             retrainInterval: Duration? = .seconds(60 * 60),
             retrainEpochs: Int = 10,
+            minimumRetrainInterval: Duration = .seconds(60),
             maxLag: Int64? = ProcessingBacklog.Configuration().maxLag
         ) {
             self.schema = schema
@@ -150,6 +157,7 @@ public struct ServerConfiguration: Sendable {
             self.modelSettings = modelSettings
             self.retrainInterval = retrainInterval
             self.retrainEpochs = retrainEpochs
+            self.minimumRetrainInterval = minimumRetrainInterval
             self.maxLag = maxLag
         }
     }

@@ -389,38 +389,23 @@ public struct RecommendationService<Profiles: ProfileStore>: Sendable {
         }
         kept.sort { $0.score > $1.score }
 
-        var chosen: [(key: ItemKey, id: Int32?, category: String?, score: Double, reason: String)] = []
         var perCategory: [String: Int] = [:]
         let cap = request.categoryCap ?? self.defaultCategoryCap
         let lambda = min(max(request.diversity ?? 0, 0), 1)
-        var remaining = kept
-        while chosen.count < request.count, !remaining.isEmpty {
-            var pick = 0
-            if lambda > 0, !chosen.isEmpty {
-                // Maximal marginal relevance: relevance against the closest already-chosen item.
-                let best = remaining[0].score
-                var bestValue = -Double.infinity
-                for (k, candidate) in remaining.enumerated() {
-                    var similarity = 0.0
-                    if let a = candidate.id {
-                        for other in chosen {
-                            if let b = other.id { similarity = max(similarity, Double(engine.embeddingSimilarity(a, b))) }
-                        }
-                    }
-                    let value = (1 - lambda) * candidate.score / max(best, 1e-12) - lambda * similarity
-                    if value > bestValue {
-                        bestValue = value
-                        pick = k
-                    }
-                }
-            }
-            let candidate = remaining.remove(at: pick)
-            if let cap, let category = candidate.category {
-                guard perCategory[category, default: 0] < cap else { continue }
+        let similarities = lambda > 0 ? engine.embeddingSimilarities(of: kept.map(\.id)) : nil
+        let picked = Diversification.pick(
+            scores: kept.map(\.score),
+            count: request.count,
+            lambda: lambda,
+            similarity: { Double(similarities?.similarity($0, $1) ?? 0) },
+            admit: { k in
+                guard let cap, let category = kept[k].category else { return true }
+                guard perCategory[category, default: 0] < cap else { return false }
                 perCategory[category, default: 0] += 1
+                return true
             }
-            chosen.append(candidate)
-        }
+        )
+        let chosen = picked.map { kept[$0] }
         return chosen.map { Recommendation(item: $0.key.name, score: $0.score, reason: $0.reason) }
     }
 

@@ -16,7 +16,10 @@ public import StarlingModels
 /// 4. installs them under the engine's write lock — a few milliseconds — replaying the recorded updates on top (with
 ///    iALS, folding in again the users and items they touched), and bumps the model version.
 ///
-/// Ingest and serving continue throughout; only the final install takes the engine's lock.
+/// Ingest and serving continue throughout; only the final install takes the engine's lock. A retrain holds every
+/// retained event in memory only in compact form (``RecommendationEngine/TrainingEvent``, 24 bytes each), and an
+/// on-demand request within ``Configuration/minimumInterval`` of the previous retrain's end is refused, so clients
+/// cannot keep the machine retraining.
 public final class ModelRetrainer<Log: EventLog>: Service {
     /// Configuration of a ``ModelRetrainer``.
     public struct Configuration: Sendable {
@@ -24,10 +27,17 @@ public final class ModelRetrainer<Log: EventLog>: Service {
         public var interval: Duration?
         /// The trainer's settings.
         public var trainer: FactorTrainer.Configuration
+        /// The least time from the end of one retrain to the start of an on-demand one. Defaults to 1 minute.
+        public var minimumInterval: Duration
 
-        public init(interval: Duration? = .seconds(3_600), trainer: FactorTrainer.Configuration = .init()) {
+        public init(
+            interval: Duration? = .seconds(3_600),
+            trainer: FactorTrainer.Configuration = .init(),
+            minimumInterval: Duration = .seconds(60)
+        ) {
             self.interval = interval
             self.trainer = trainer
+            self.minimumInterval = minimumInterval
         }
     }
 
@@ -38,6 +48,10 @@ public final class ModelRetrainer<Log: EventLog>: Service {
         public var lastDuration: Duration?
         public var lastInteractions = 0
         public var lastError: String?
+        /// A request is waiting for the retrain task to pick it up.
+        var requested = false
+        /// When the latest retrain ended, successfully or not.
+        var lastFinished: ContinuousClock.Instant?
     }
 
     public let configuration: Configuration
@@ -63,14 +77,21 @@ public final class ModelRetrainer<Log: EventLog>: Service {
         self.state.value
     }
 
-    /// Asks for a retrain as soon as possible.
-    ///
-    /// - Returns: `false` when one is already running (the request is then ignored).
+    /// Asks for a retrain as soon as possible; refused while one is running or waiting to run, and within
+    /// ``Configuration/minimumInterval`` of the end of the previous one.
     @discardableResult
-    public func requestRetrain() -> Bool {
-        guard !self.state.withLock({ $0.running }) else { return false }
-        self.requestContinuation.yield()
-        return true
+    public func requestRetrain() -> RetrainRequestOutcome {
+        let now = ContinuousClock.now
+        let outcome = self.state.withLock { status -> RetrainRequestOutcome in
+            if status.running || status.requested { return .alreadyRunning }
+            if let last = status.lastFinished, now - last < self.configuration.minimumInterval {
+                return .tooSoon(retryAfter: self.configuration.minimumInterval - (now - last))
+            }
+            status.requested = true
+            return .started
+        }
+        if case .started = outcome { self.requestContinuation.yield() }
+        return outcome
     }
 
     public func run() async throws {
@@ -97,6 +118,7 @@ public final class ModelRetrainer<Log: EventLog>: Service {
     /// Runs one retrain now (used by ``run()`` and by tests).
     public func retrain() async {
         guard self.state.withLock({ status -> Bool in
+            status.requested = false
             if status.running { return false }
             status.running = true
             return true
@@ -108,7 +130,7 @@ public final class ModelRetrainer<Log: EventLog>: Service {
         }
         let positions = self.processor.positions
         do {
-            let events = try await self.readEvents(upTo: positions)
+            let events = try await self.readEvents(upTo: positions, engine: snapshot)
             let interactions = snapshot.interactions(from: events)
             let trainer = snapshot.factorTrainer(self.configuration.trainer)
             let (userCount, itemCount) = (snapshot.userCount, snapshot.itemCount)
@@ -125,6 +147,7 @@ public final class ModelRetrainer<Log: EventLog>: Service {
             self.version.record(Double(modelVersion))
             self.state.withLock {
                 $0.running = false
+                $0.lastFinished = .now
                 $0.completed += 1
                 $0.lastDuration = elapsed
                 $0.lastInteractions = interactions.count
@@ -142,19 +165,23 @@ public final class ModelRetrainer<Log: EventLog>: Service {
             self.processor.engine.write { $0.cancelRetrain() }
             self.state.withLock {
                 $0.running = false
+                $0.lastFinished = .now
                 $0.lastError = "\(error)"
             }
             self.logger.error("Retrain failed", metadata: ["starling.model.error": "\(error)"])
         }
     }
 
-    /// Every retained event before `positions`, sorted by event time.
-    private func readEvents(upTo positions: [TopicPartition: Int64]) async throws -> [Event] {
+    /// Every retained event before `positions` that `engine` can learn from, in compact form, sorted by event time.
+    private func readEvents(
+        upTo positions: [TopicPartition: Int64],
+        engine: RecommendationEngine
+    ) async throws -> [RecommendationEngine.TrainingEvent] {
         let consumer = try await self.log.makeConsumer(group: "starling-retrain", topics: self.log.topics)
         var start: [TopicPartition: Int64] = [:]
         for tp in consumer.assignment { start[tp] = 0 }
         try await consumer.seek(to: start)
-        var events: [Event] = []
+        var events: [RecommendationEngine.TrainingEvent] = []
         func done() -> Bool {
             let current = consumer.positions()
             return consumer.assignment.allSatisfy { (current[$0] ?? 0) >= (positions[$0] ?? 0) }
@@ -163,7 +190,9 @@ public final class ModelRetrainer<Log: EventLog>: Service {
             try Task.checkCancellation()
             for record in try await consumer.poll(maxRecords: 8_192)
             where record.offset < (positions[record.topicPartition] ?? 0) {
-                if let event = try? Event(decoding: record.payload) { events.append(event) }
+                if let event = try? Event(decoding: record.payload), let compact = engine.trainingEvent(event) {
+                    events.append(compact)
+                }
             }
         }
         events.sort { $0.timestamp < $1.timestamp }
@@ -180,4 +209,14 @@ public final class ModelRetrainer<Log: EventLog>: Service {
             thread.start()
         }
     }
+}
+
+/// The answer to ``ModelRetrainer/requestRetrain()``.
+public enum RetrainRequestOutcome: Sendable, Equatable {
+    /// The retrain will start as soon as the retrainer picks it up.
+    case started
+    /// A retrain is running or about to; this request adds nothing.
+    case alreadyRunning
+    /// The previous retrain ended less than the minimum interval ago; ask again after `retryAfter`.
+    case tooSoon(retryAfter: Duration)
 }

@@ -57,6 +57,7 @@ public final class StreamProcessor<Log: EventLog>: Service {
         var positions: [TopicPartition: Int64] = [:]
         var recoveryTarget: [TopicPartition: Int64] = [:]
         var applied: UInt64 = 0
+        var checkpointAheadOfLog: [TopicPartition: Int64] = [:]
     }
 
     private struct CheckpointInput: Sendable {
@@ -161,6 +162,13 @@ public final class StreamProcessor<Log: EventLog>: Service {
         self.isRecovered && self.lag() <= self.configuration.readyMaxLag
     }
 
+    /// Per partition, how far the restored checkpoint's position lay beyond the end of the log at start-up (records
+    /// the checkpoint had applied that the log no longer holds); empty when the checkpoint was within the log.
+    /// The processor read those partitions from the log's end instead (see ``run()``).
+    public var checkpointAheadOfLog: [TopicPartition: Int64] {
+        self.status.withLock { $0.checkpointAheadOfLog }
+    }
+
     /// Events applied since start.
     public var appliedCount: UInt64 {
         self.status.withLock { $0.applied }
@@ -171,12 +179,15 @@ public final class StreamProcessor<Log: EventLog>: Service {
         let consumer = try await self.log.makeConsumer(group: self.configuration.group, topics: self.log.topics)
         var positions = self.status.withLock { $0.positions }
         for tp in consumer.assignment where positions[tp] == nil { positions[tp] = 0 }
+        // Read before anything can append (ingest stays closed until the processor has recovered).
+        let target = self.log.endOffsets()
+        let ahead = self.rewindCheckpointAheadOfLog(&positions, ends: target, assignment: consumer.assignment)
         try await consumer.seek(to: positions)
         positions = consumer.positions()
-        let target = self.log.endOffsets()
         self.status.withLock {
             $0.positions = positions
             $0.recoveryTarget = target
+            $0.checkpointAheadOfLog = ahead
         }
         self.checkRecovered(positions)
         self.acknowledgements?.advance(to: positions)
@@ -210,6 +221,42 @@ public final class StreamProcessor<Log: EventLog>: Service {
             try? await consumer.commit(positions)
         }
         self.logger.info("Stream processor stopped", metadata: ["starling.processor.applied": "\(self.appliedCount)"])
+    }
+
+    /// Moves positions that lie beyond the end of the log back to that end, and says so.
+    ///
+    /// A checkpoint ahead of the log means recovery truncated a partition after the checkpoint was written: a power
+    /// loss with buffered durability, or damage at a partition's tail that no journal covered. The records between
+    /// the log's end and the checkpoint's position are gone from the log, but the checkpoint's state has learned
+    /// them. New appends reuse those offsets, so reading from the checkpoint's position would skip them without a
+    /// trace (and report lag 0). Reading from the log's end applies every one of them, exactly once: everything at
+    /// or past the end at start-up is new, since ingest is closed until the processor has recovered. The lost
+    /// records stay learned (they were acknowledged, so reflecting them is right) and their ids stay in the applied
+    /// set, so a client retrying one is answered "duplicate", as before the loss. Models cannot unlearn; rebuilding
+    /// from the log instead would lose more (whatever retention has deleted).
+    ///
+    /// - Returns: Per rewound partition, how many offsets the checkpoint was ahead.
+    private func rewindCheckpointAheadOfLog(
+        _ positions: inout [TopicPartition: Int64],
+        ends: [TopicPartition: Int64],
+        assignment: [TopicPartition]
+    ) -> [TopicPartition: Int64] {
+        var ahead: [TopicPartition: Int64] = [:]
+        for partition in assignment {
+            guard let position = positions[partition], let end = ends[partition], position > end else { continue }
+            ahead[partition] = position - end
+            positions[partition] = end
+            self.metrics.checkpointAheadOfLog.increment(by: Int(position - end))
+            self.logger.error(
+                "The checkpoint is ahead of the log (recovery truncated the partition after it was written): reading from the log's end so that new events at the reused offsets are applied",
+                metadata: [
+                    "starling.log.partition": "\(partition)",
+                    "starling.processor.checkpoint_position": "\(position)",
+                    "starling.log.end_offset": "\(end)",
+                ]
+            )
+        }
+        return ahead
     }
 
     /// Applies batches until cancelled (graceful shutdown), requesting checkpoints on schedule.
@@ -266,6 +313,7 @@ public final class StreamProcessor<Log: EventLog>: Service {
     }
 
     private func apply(_ records: [LogRecord], positions: inout [TopicPartition: Int64]) {
+        self.noteMissingRecords(records, after: positions)
         var applied: UInt64 = 0
         var skipped = 0
         var events: [Event] = []
@@ -346,6 +394,25 @@ public final class StreamProcessor<Log: EventLog>: Service {
         self.checkRecovered(positions)
         self.metrics.lag.record(self.lag())
         self.backlog?.advanced()
+    }
+
+    /// Says so when the log skips offsets the processor has not applied: records deleted by retention before they
+    /// were consumed, or lost to damage that recovery quarantined. Neither should happen silently.
+    private func noteMissingRecords(_ records: [LogRecord], after positions: [TopicPartition: Int64]) {
+        var next = positions
+        for record in records {
+            if let expected = next[record.topicPartition], record.offset > expected {
+                self.metrics.missingRecords.increment(by: Int(record.offset - expected))
+                self.logger.error(
+                    "Records missing from the log were never applied",
+                    metadata: [
+                        "starling.log.partition": "\(record.topicPartition)",
+                        "starling.log.offsets": "\(expected)..<\(record.offset)",
+                    ]
+                )
+            }
+            next[record.topicPartition] = record.offset + 1
+        }
     }
 
     /// Hands the users and sessions of one slice, as they are now, to the publisher; each user with the positions
@@ -463,4 +530,8 @@ struct ProcessorMetrics: Sendable {
     let lag = Gauge(label: "starling_processor_lag_records")
     let checkpointDuration = Timer(label: "starling_checkpoint_duration_seconds")
     let checkpointFailures = Counter(label: "starling_checkpoint_failures_total")
+    /// Offsets a restored checkpoint had applied beyond the end of the recovered log.
+    let checkpointAheadOfLog = Counter(label: "starling_processor_checkpoint_ahead_of_log_records_total")
+    /// Offsets the log skipped before the processor applied them (retention, quarantined damage).
+    let missingRecords = Counter(label: "starling_processor_missing_records_total")
 }

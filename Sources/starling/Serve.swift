@@ -94,6 +94,7 @@ struct Serve: AsyncParsableCommand {
                 retrainInterval: self.processing.retrainMinutes > 0
                     ? .seconds(self.processing.retrainMinutes * 60) : nil,
                 retrainEpochs: self.processing.retrainEpochs,
+                minimumRetrainInterval: .seconds(self.processing.minRetrainIntervalSeconds),
                 maxLag: self.processing.maxLag > 0 ? Int64(self.processing.maxLag) : nil
             ),
             serving: .init(

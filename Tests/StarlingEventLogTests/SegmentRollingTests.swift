@@ -86,26 +86,25 @@ struct SegmentRollingTests {
         }
     }
 
-    /// Retention runs on the writer thread every 5 seconds, so this test waits up to 8 seconds for it.
+    /// A configuration whose retention runs only when the test asks for it (``SegmentedEventLog/enforceRetention()``).
+    private static func manual(_ configuration: SegmentedEventLog.Configuration) -> SegmentedEventLog.Configuration {
+        var configuration = configuration
+        configuration.maintenance = .manual
+        return configuration
+    }
+
     @Test func retentionBySizeDeletesTheOldestSegments() async throws {
         try await withTemporaryDirectory { directory in
             // 5 records of 124 bytes per batch = 620 bytes; a 1,024-byte segment is full after 2 batches, so
             // 20 batches make 10 segments of 1,240 bytes. Keeping at most 3,000 bytes leaves the newest 2.
-            let configuration = SegmentedEventLog.Configuration(
-                directory: directory, topics: ["t": 1], segmentBytes: 1_024, retentionBytes: 3_000)
+            let configuration = Self.manual(
+                .init(directory: directory, topics: ["t": 1], segmentBytes: 1_024, retentionBytes: 3_000))
             try await withLog(configuration) { log in
                 try await appendBatches(log, batches: 20, perBatch: 5)
-                // Ten segments, or the newest of them if a retention pass already ran while the batches were appended
-                // (a slow machine): the end state below is what the test is about.
-                let all = stride(from: 0, to: 100, by: 10).map { Int64($0) }
-                let written = try segmentBases(directory, topic: "t")
-                #expect(written.count >= 2 && Array(all.suffix(written.count)) == written, "\(written)")
-                let deadline = ContinuousClock.now + .seconds(8)
-                // The start offset moves before the files are deleted: wait for both.
-                while ContinuousClock.now < deadline {
-                    if log.startOffsets()[Self.topicPartition] != 0, try segmentBases(directory, topic: "t") == [80, 90] { break }
-                    try await Task.sleep(for: .milliseconds(100))
-                }
+                #expect(try segmentBases(directory, topic: "t") == stride(from: 0, to: 100, by: 10).map { Int64($0) })
+                let pass = await log.enforceRetention()
+                #expect(pass.deleted.count == 8)
+                #expect(pass.held.isEmpty)
                 #expect(log.startOffsets()[Self.topicPartition] == 80)
                 #expect(log.endOffsets()[Self.topicPartition] == 100)
                 #expect(try segmentBases(directory, topic: "t") == [80, 90])
@@ -125,26 +124,75 @@ struct SegmentRollingTests {
         }
     }
 
-    /// Like the size test, this waits for the writer thread's 5-second retention pass.
     @Test func retentionByAgeDeletesEverySealedSegmentButNeverTheActiveOne() async throws {
         try await withTemporaryDirectory { directory in
-            let configuration = SegmentedEventLog.Configuration(
-                directory: directory, topics: ["t": 1], segmentBytes: 1_024, retentionAge: .zero)
+            let clock = ManualWallClock(nanoseconds: 1_000_000_000_000)
+            var configuration = Self.manual(
+                .init(directory: directory, topics: ["t": 1], segmentBytes: 1_024, retentionAge: .seconds(60)))
+            configuration.wallClock = { clock.now }
             try await withLog(configuration) { log in
                 try await appendBatches(log, batches: 6, perBatch: 5)
-                // Three segments, or the newest of them if a retention pass already ran meanwhile (see the size test).
-                let written = try segmentBases(directory, topic: "t")
-                #expect(!written.isEmpty && Array([0, 10, 20].suffix(written.count)) == written, "\(written)")
-                let deadline = ContinuousClock.now + .seconds(8)
-                while log.startOffsets()[Self.topicPartition] == 0, ContinuousClock.now < deadline {
-                    try await Task.sleep(for: .milliseconds(100))
-                }
+                #expect(try segmentBases(directory, topic: "t") == [0, 10, 20])
+                // Younger than the retention age: nothing goes.
+                clock.advance(by: .seconds(59))
+                #expect(await log.enforceRetention().deleted.isEmpty)
+                clock.advance(by: .seconds(2))
+                #expect(await log.enforceRetention().deleted.count == 2)
                 #expect(log.startOffsets()[Self.topicPartition] == 20)
                 #expect(try segmentBases(directory, topic: "t") == [20])
                 #expect(log.endOffsets()[Self.topicPartition] == 30)
                 // The log keeps working after retention.
                 let positions = try await log.append([LogAppend(topic: "t", key: "k", payload: payload(30, size: Self.payloadSize))])
                 #expect(positions.map(\.offset) == [30])
+            }
+        }
+    }
+
+    /// Issue 9, part 3: `starling serve --segment-mb 1 --retention-mb 2` under load acknowledged 1,600,900 events,
+    /// applied 1,259,969 and reported lag 0 — retention had deleted segments the processor had not read yet, and
+    /// the consumer silently moved to the oldest retained record. A retention group's committed position bounds
+    /// what retention may delete.
+    @Test func retentionNeverDeletesWhatARetentionGroupHasNotCommitted() async throws {
+        try await withTemporaryDirectory { directory in
+            // Ten segments of ten records (0, 10, …, 90); size alone would keep only the newest two.
+            let configuration = Self.manual(
+                .init(
+                    directory: directory, topics: ["t": 1], segmentBytes: 1_024, retentionBytes: 3_000,
+                    retentionGroups: ["processor"]))
+            try await withLog(configuration) { log in
+                try await appendBatches(log, batches: 20, perBatch: 5)
+                // The group has committed nothing yet: it holds the whole partition.
+                var pass = await log.enforceRetention()
+                #expect(pass.deleted.isEmpty)
+                #expect(pass.held == [Self.topicPartition: 8])
+                #expect(try segmentBases(directory, topic: "t").count == 10)
+
+                // It has consumed and committed up to offset 35: segments 0, 10 and 20 may go, 30 (records 30–39)
+                // may not.
+                let consumer = try await log.makeConsumer(group: "processor", topics: ["t"])
+                _ = try await readRecords(consumer, count: 35, maxRecordsPerPoll: 35)
+                try await consumer.commit([Self.topicPartition: 35])
+                pass = await log.enforceRetention()
+                #expect(pass.deleted.count == 3)
+                #expect(pass.held == [Self.topicPartition: 5])
+                #expect(log.startOffsets()[Self.topicPartition] == 30)
+                // The group's reader still gets every record it has not read, in order.
+                expectRecords(try await readRecords(consumer, count: 65), from: 35, count: 65)
+
+                try await consumer.commit([Self.topicPartition: 100])
+                pass = await log.enforceRetention()
+                #expect(pass.held.isEmpty)
+                #expect(try segmentBases(directory, topic: "t") == [80, 90])
+            }
+            // The hold survives a restart: it is read from the group's committed positions on open.
+            try await withLog(configuration) { log in
+                // Segments 100, 110, 120 and 130: size alone would delete 80, 90, 100 and 110; the group's
+                // committed position (100) lets only 80 and 90 go.
+                try await appendBatches(log, batches: 8, perBatch: 5)
+                let pass = await log.enforceRetention()
+                #expect(pass.deleted.count == 2)
+                #expect(pass.held == [Self.topicPartition: 2])
+                #expect(log.startOffsets()[Self.topicPartition] == 100)
             }
         }
     }

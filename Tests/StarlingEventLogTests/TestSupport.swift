@@ -145,3 +145,19 @@ func appendSequentially(
     }
     return positions
 }
+
+/// A wall clock the test moves by hand (``SegmentedEventLog/Configuration/wallClock``).
+final class ManualWallClock: Sendable {
+    private let nanoseconds: LockedBox<Int64>
+
+    init(nanoseconds: Int64) {
+        self.nanoseconds = LockedBox(nanoseconds)
+    }
+
+    var now: Int64 { self.nanoseconds.value }
+
+    func advance(by duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self.nanoseconds.withLock { $0 += seconds * 1_000_000_000 + attoseconds / 1_000_000_000 }
+    }
+}

@@ -70,11 +70,13 @@ package enum EngineUse {
                 _ = engine.candidates(for: portable, count: 10, source: .blend, excluding: [])
             }
         }
-        for id in 0..<Int32(min(engine.itemCount, 4)) {
+        let probeItems = (0..<Int32(min(engine.itemCount, 4))).map { $0 }
+        for id in probeItems {
             _ = engine.similarItems(to: engine.itemKey(id), count: 10)
             _ = engine.category(of: id)
-            _ = engine.embeddingSimilarity(id, 0)
         }
+        let similarities = engine.embeddingSimilarities(of: probeItems + [nil])
+        for k in probeItems.indices { _ = similarities.similarity(k, probeItems.count) }
         _ = engine.trendingSnapshot()
         for category in engine.categoryPopularity.keys.sorted().prefix(4) {
             _ = engine.categoryCandidates(category, count: 10, excluding: [])

@@ -60,9 +60,10 @@ package enum LogFiles {
                     if (try? Event(decoding: record.payload)) == nil { outcome = .rejected }
                 }
             }
-            guard read == end else {
+            // Offsets are dense except where recovery quarantined damaged records: never more records than offsets.
+            guard read <= end else {
                 await log.close()
-                throw FuzzFinding("recovery kept \(end) records but the consumer read \(read)")
+                throw FuzzFinding("the log ends at offset \(end) but the consumer read \(read) records")
             }
         } catch let finding as FuzzFinding {
             throw finding

@@ -27,11 +27,13 @@ struct APIFixture {
     var invalidation = CacheInvalidation.everyEvent
     /// The longest a request waits for the user's acknowledged events.
     var readYourWritesTimeout = Duration.seconds(5)
+    /// Scripted `fsync` failures of the log.
+    var syncFaults: FileSyncFaults? = nil
 
     /// The server's configuration: two partitions per topic, retraining on request only (two epochs) and no
     /// background precomputation, so that tests see only the requests they make.
     func configuration(directory: String) -> ServerConfiguration {
-        ServerConfiguration(
+        var configuration = ServerConfiguration(
             http: .init(host: "127.0.0.1", port: 0, maxBodyBytes: self.maxBodyBytes),
             storage: .init(directory: directory, partitions: 2, maxPendingBytes: self.maxPendingBytes),
             processing: .init(maxEventsPerBatch: self.maxEvents, retrainInterval: nil, retrainEpochs: 2),
@@ -42,6 +44,8 @@ struct APIFixture {
                 precomputePerSecond: 0
             )
         )
+        configuration.storage.syncFaults = self.syncFaults
+        return configuration
     }
 
     func run(

@@ -149,4 +149,17 @@ struct CatalogAPITests {
             #expect(!items.contains { $0["item"]?.string == "old" })
         }
     }
+
+    /// Catalogue changes wait for recovery, as ingest does: the processor restores the catalogue from its checkpoint
+    /// and, when the checkpoint is ahead of a truncated log, reads from where the recovered log ended — a change
+    /// appended before that could be overwritten by the restore or skipped.
+    @Test func catalogueChangesAreClosedWhileRecovering() async throws {
+        try await APIFixture(forceRecovering: true).run { client, _ in
+            let put = try await self.put(client, "dune", #"{"category":"scifi"}"#)
+            #expect(put.status == .serviceUnavailable)
+            #expect(put.headers[.retryAfter] == "1")
+            let delete = try await client.execute(uri: "/v1/items/dune", method: .delete)
+            #expect(delete.status == .serviceUnavailable)
+        }
+    }
 }

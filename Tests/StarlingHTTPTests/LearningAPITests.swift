@@ -116,6 +116,13 @@ struct ModelsAPITests {
             #expect(after["last_retrain_interactions"]?.int == 40)
             let (_, recs) = try await client.getJSON("/v1/users/u1/recommendations")
             #expect(recs["model_version"]?.int == 1)
+
+            // Within a minute of the last retrain's end another is refused: a client cannot keep one running.
+            let again = try await client.execute(uri: "/v1/models/retrain", method: .post)
+            #expect(again.status == .tooManyRequests)
+            let wait = again.headers[.retryAfter].flatMap { Int($0) }
+            #expect(wait.map { (1...60).contains($0) } == true)
+            #expect(String(buffer: again.body).contains("--min-retrain-interval-seconds"))
         }
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import StarlingCore
 import StarlingModels
 import Testing
@@ -225,6 +226,44 @@ struct EngineSettingsTests {
         } catch {
             let key = String(setting.prefix(while: { $0 != "=" }))
             #expect(error.description.contains(key) || error.description.contains("KEY=NUMBER"), "\(error.description)")
+        }
+    }
+}
+
+struct RetrainingInputTests {
+    private func event(_ type: EventType, _ user: String, _ item: String?, at seconds: Int64, value: Double? = nil) -> Event {
+        Event(type: type, user: user, item: item, timestamp: .seconds(seconds), value: value)
+    }
+
+    @Test func aRetrainSeesEachEventsSignalWithTheUsersRunningMeanRating() {
+        var engine = RecommendationEngine()
+        for item in ["a", "b", "c", "d"] { engine.learn(self.event(.view, "u", item, at: 1)) }
+        let events = [
+            self.event(.rating, "u", "a", at: 10, value: 5),
+            self.event(.rating, "u", "b", at: 11),  // no stars: counts at the user's mean
+            self.event(.rating, "u", "c", at: 12, value: 1),
+            self.event(.like, "u", "d", at: 13),
+            self.event(.dwell, "u", "a", at: 14, value: 30),
+            self.event(.view, "stranger", "a", at: 15),  // a user the engine does not know
+            self.event(.view, "u", "unknown", at: 16),  // an item it does not know
+            self.event(.navigate, "u", nil, at: 17),
+        ]
+        let compact = events.compactMap { engine.trainingEvent($0) }
+        #expect(compact.count == 5)
+        let interactions = engine.interactions(from: events)
+        // Defaults: rating weight 1, base 2, scale 1, prior mean 3.5 over 2 ratings; like 4; dwell 2, scale 30 s.
+        let meanAfterFirst = (5 + 3.5 * 2) / 3.0
+        let expected: [(item: String, signal: Double)] = [
+            ("a", 2 + (5 - 3.5)),
+            ("b", 2),
+            ("c", 2 + (1 - meanAfterFirst)),
+            ("d", 4),
+            ("a", 2 * (1 - exp(-1.0))),
+        ]
+        #expect(interactions.count == expected.count)
+        for (interaction, expected) in zip(interactions, expected) {
+            #expect(engine.itemKey(interaction.item).name == expected.item)
+            #expect(abs(Double(interaction.signal) - expected.signal) < 1e-5, "\(expected.item)")
         }
     }
 }

@@ -42,4 +42,42 @@ struct ModelRetrainerTests {
         }
         await log.close()
     }
+
+    @Test func onDemandRetrainsAreRefusedWhileOneIsQueuedAndSoonAfterOneEnded() async throws {
+        let directory = TemporaryDirectory()
+        let log = try openLog(directory.path)
+        let processor = StreamProcessor(
+            log: log,
+            deduplication: DeduplicationIndex(),
+            checkpoints: MemoryCheckpointStore(),
+            logger: testLogger
+        )
+        let patient = ModelRetrainer(
+            log: log,
+            processor: processor,
+            configuration: .init(interval: nil, minimumInterval: .seconds(3_600)),
+            logger: testLogger
+        )
+        try await withRunningProcessor(processor) {
+            #expect(patient.requestRetrain() == .started)
+            #expect(patient.requestRetrain() == .alreadyRunning)
+            await patient.retrain()
+            #expect(patient.status.completed == 1)
+            guard case .tooSoon(let retryAfter) = patient.requestRetrain() else {
+                Issue.record("a request right after a retrain ended was not refused")
+                return
+            }
+            #expect(retryAfter > .seconds(3_000) && retryAfter <= .seconds(3_600))
+
+            let eager = ModelRetrainer(
+                log: log,
+                processor: processor,
+                configuration: .init(interval: nil, minimumInterval: .zero),
+                logger: testLogger
+            )
+            await eager.retrain()
+            #expect(eager.requestRetrain() == .started)
+        }
+        await log.close()
+    }
 }

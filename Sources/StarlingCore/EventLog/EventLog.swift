@@ -45,7 +45,8 @@ public struct LogPosition: Hashable, Sendable {
 /// A record read back from the log.
 public struct LogRecord: Sendable {
     public var topicPartition: TopicPartition
-    /// The record's offset: dense and increasing within its partition.
+    /// The record's offset: increasing within its partition, and dense except where records were lost (an embedded
+    /// log's recovery leaves a gap where it quarantined damage nothing else held).
     public var offset: Int64
     /// Wall-clock nanoseconds at which the log accepted the append (before it was made durable).
     public var appendedAtNanoseconds: Int64
@@ -123,6 +124,7 @@ public struct EventLogError: Error, Hashable, Sendable, CustomStringConvertible 
         case corrupt
         case configuration
         case recordTooLarge
+        case stopped
     }
 
     private let code: Code
@@ -152,6 +154,15 @@ public struct EventLogError: Error, Hashable, Sendable, CustomStringConvertible 
     /// A record is larger than the log stores; nothing of its batch was written.
     public static func recordTooLarge(_ bytes: Int, limit: Int) -> Self {
         Self(.recordTooLarge, "a record of \(bytes) bytes is larger than the log's limit of \(limit) bytes")
+    }
+    /// The log stopped accepting appends after a failure that leaves durability in doubt (a failed `fsync`): what it
+    /// acknowledged before is kept, nothing more is acknowledged until it is reopened (restart the process).
+    public static func stopped(_ reason: String) -> Self {
+        Self(
+            .stopped,
+            "the event log has stopped accepting events after a storage failure (\(reason)); "
+                + "nothing more is acknowledged until the server is restarted"
+        )
     }
     /// The log's files do not match its configuration.
     public static func configuration(_ message: String) -> Self { Self(.configuration, message) }

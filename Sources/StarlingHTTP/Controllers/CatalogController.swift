@@ -12,26 +12,49 @@ public import StarlingStream
 public struct CatalogController<Log: EventLog>: Sendable {
     let service: CatalogService<Log>
     let maxBodyBytes: Int
+    let isAccepting: @Sendable () -> Bool
     let validator = CatalogItemValidator()
 
-    public init(service: CatalogService<Log>, maxBodyBytes: Int) {
+    /// - Parameters:
+    ///   - service: Appends changes to the log and applies them to the catalogue.
+    ///   - maxBodyBytes: The largest body accepted (413 beyond).
+    ///   - isAccepting: Whether changes are open: closed (503) until the processor has recovered, as ingest is —
+    ///     the processor restores the catalogue from its checkpoint and reads the log from where recovery left it,
+    ///     so a change appended before that could be overwritten or skipped.
+    public init(
+        service: CatalogService<Log>,
+        maxBodyBytes: Int,
+        isAccepting: @escaping @Sendable () -> Bool = { true }
+    ) {
         self.service = service
         self.maxBodyBytes = maxBodyBytes
+        self.isAccepting = isAccepting
     }
 
     public func addRoutes(to router: Router<some RequestContext>) {
         router.put("/v1/items/:item") { request, context in
-            try await self.put(request, context: context)
+            guard self.isAccepting() else { return Self.recovering }
+            return try await self.put(request, context: context)
         }
         router.post("/v1/items") { request, context in
-            try await self.post(request, context: context)
+            guard self.isAccepting() else { return Self.recovering }
+            return try await self.post(request, context: context)
         }
         router.get("/v1/items/:item") { _, context in
             self.get(context: context)
         }
         router.delete("/v1/items/:item") { _, context in
-            try await self.delete(context: context)
+            guard self.isAccepting() else { return Self.recovering }
+            return try await self.delete(context: context)
         }
+    }
+
+    static var recovering: Response {
+        Responses.error(
+            .serviceUnavailable,
+            "catalogue change not accepted: the server is recovering its state; retry later",
+            headers: [.retryAfter: "1"]
+        )
     }
 
     static func itemID(_ context: some RequestContext) throws(HTTPFailure) -> String {
@@ -153,7 +176,10 @@ public struct CatalogController<Log: EventLog>: Sendable {
     }
 
     static func unavailable(_ error: EventLogError) -> Response {
-        Responses.error(
+        if error == .stopped("") {
+            return Responses.error(.serviceUnavailable, "catalogue change not accepted: \(error.message)")
+        }
+        return Responses.error(
             .serviceUnavailable,
             "catalogue change not accepted: \(error.message); retry later",
             headers: [.retryAfter: "1"]

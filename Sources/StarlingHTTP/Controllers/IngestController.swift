@@ -65,6 +65,10 @@ public struct IngestController<Log: EventLog>: Sendable {
         let result: IngestService<Log>.Result
         do {
             result = try await self.ingest.ingest(entries, receivedAt: receivedAt)
+        } catch let error as EventLogError where error == .stopped("") {
+            // Not a retry-later condition: the log acknowledges nothing more until the process is restarted.
+            context.logger.error("Ingest refused: the event log has stopped", metadata: ["starling.ingest.error": "\(error.message)"])
+            return Responses.error(.serviceUnavailable, "events not accepted: \(error.message)")
         } catch let error as EventLogError {
             context.logger.warning("Ingest append failed", metadata: ["starling.ingest.error": "\(error.message)"])
             return Responses.error(

@@ -1,6 +1,8 @@
 public import Hummingbird
 import HTTPTypes
 import NIOCore
+import StarlingCore
+public import StarlingStream
 
 /// `GET /v1/models` and `POST /v1/models/retrain`: the state of the embeddings and on-demand full retraining.
 public struct ModelsController: Sendable {
@@ -31,13 +33,13 @@ public struct ModelsController: Sendable {
     }
 
     let status: @Sendable () -> Status
-    let requestRetrain: (@Sendable () -> Bool)?
+    let requestRetrain: (@Sendable () -> RetrainRequestOutcome)?
 
     /// - Parameters:
     ///   - status: Reports the current model state.
-    ///   - requestRetrain: Starts a retrain in the background; returns `false` when one is already running. `nil`
+    ///   - requestRetrain: Starts a retrain in the background, unless one is running or the last ended too recently. `nil`
     ///     in a process that does not retrain (`--role api`): `POST /v1/models/retrain` then answers 503.
-    public init(status: @escaping @Sendable () -> Status, requestRetrain: (@Sendable () -> Bool)?) {
+    public init(status: @escaping @Sendable () -> Status, requestRetrain: (@Sendable () -> RetrainRequestOutcome)?) {
         self.status = status
         self.requestRetrain = requestRetrain
     }
@@ -54,8 +56,19 @@ public struct ModelsController: Sendable {
                         + "its retrained model reaches this process with the next snapshot"
                 )
             }
-            guard requestRetrain() else {
+            switch requestRetrain() {
+            case .started:
+                break
+            case .alreadyRunning:
                 return Responses.error(.conflict, "a retrain is already running")
+            case .tooSoon(let retryAfter):
+                let seconds = Int(retryAfter.fractionalSeconds.rounded(.up))
+                return Responses.error(
+                    .tooManyRequests,
+                    "the previous retrain ended less than the minimum interval ago (--min-retrain-interval-seconds); "
+                        + "retry in \(seconds) s",
+                    headers: [.retryAfter: "\(seconds)"]
+                )
             }
             var writer = JSONWriter(capacity: 64)
             writer.beginObject()

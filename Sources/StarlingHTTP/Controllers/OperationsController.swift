@@ -8,13 +8,22 @@ public struct OperationsController: Sendable {
     public typealias Readiness = @Sendable () -> (ready: Bool, recovered: Bool, lag: Int64)
 
     let readiness: Readiness
+    let storageFailure: @Sendable () -> String?
     let metricsText: @Sendable () -> String
 
     /// - Parameters:
     ///   - readiness: Reports whether recovery finished and the processor caught up.
+    ///   - storageFailure: Why the process's event log stopped accepting events (a failed `fsync`), or `nil`.
+    ///     While it is set `/health` and `/ready` answer 503 with `"status": "failed"` and the reason: the process
+    ///     acknowledges nothing more until it is restarted.
     ///   - metricsText: Renders the Prometheus text exposition.
-    public init(readiness: @escaping Readiness, metricsText: @escaping @Sendable () -> String) {
+    public init(
+        readiness: @escaping Readiness,
+        storageFailure: @escaping @Sendable () -> String? = { nil },
+        metricsText: @escaping @Sendable () -> String
+    ) {
         self.readiness = readiness
+        self.storageFailure = storageFailure
         self.metricsText = metricsText
     }
 
@@ -22,20 +31,27 @@ public struct OperationsController: Sendable {
         router.get("/health") { _, _ in
             var writer = JSONWriter(capacity: 32)
             writer.beginObject()
-            writer.field("status", "ok")
+            let failure = self.storageFailure()
+            writer.field("status", failure == nil ? "ok" : "failed")
+            if let failure { writer.field("error", failure) }
             writer.endObject()
-            return Responses.json(writer)
+            return Responses.json(writer, status: failure == nil ? .ok : .serviceUnavailable)
         }
         router.get("/ready") { _, _ in
             let state = self.readiness()
+            let failure = self.storageFailure()
+            let ready = state.ready && failure == nil
             var writer = JSONWriter(capacity: 96)
             writer.beginObject()
-            writer.field("status", state.ready ? "ready" : (state.recovered ? "catching_up" : "recovering"))
+            writer.field(
+                "status",
+                failure != nil ? "failed" : state.ready ? "ready" : (state.recovered ? "catching_up" : "recovering"))
             writer.field("recovered", state.recovered ? 1 : 0)
             writer.key("lag")
             writer.value(state.lag)
+            if let failure { writer.field("error", failure) }
             writer.endObject()
-            return Responses.json(writer, status: state.ready ? .ok : .serviceUnavailable)
+            return Responses.json(writer, status: ready ? .ok : .serviceUnavailable)
         }
         router.get("/metrics") { _, _ in
             Response(

@@ -231,15 +231,23 @@ extension RecommendationEngine {
         self.itemCategories[item]
     }
 
-    /// Cosine similarity of two items' embeddings (for diversity).
-    public func embeddingSimilarity(_ a: Int32, _ b: Int32) -> Float {
+    /// Cosine similarities among `items` (for diversity); an item the engine does not know (`nil`) is similar to
+    /// nothing.
+    public func embeddingSimilarities(of items: [Int32?]) -> EmbeddingSimilarities {
         let d = self.factors.configuration.dimensions
-        return self.factors.itemFactors.withUnsafeBufferPointer { items in
-            let pa = items.baseAddress! + Int(a) * d
-            let pb = items.baseAddress! + Int(b) * d
-            let norm = (VectorMath.dot(pa, pa, d) * VectorMath.dot(pb, pb, d)).squareRoot()
-            return norm > 0 ? VectorMath.dot(pa, pb, d) / norm : 0
+        var vectors = [Float](repeating: 0, count: items.count * d)
+        self.factors.itemFactors.withUnsafeBufferPointer { factors in
+            vectors.withUnsafeMutableBufferPointer { vectors in
+                for (k, item) in items.enumerated() {
+                    guard let item, Int(item) < factors.count / d else { continue }
+                    let source = factors.baseAddress! + Int(item) * d
+                    let norm = VectorMath.dot(source, source, d).squareRoot()
+                    guard norm > 0 else { continue }
+                    for j in 0..<d { vectors[k * d + j] = source[j] / norm }
+                }
+            }
         }
+        return EmbeddingSimilarities(vectors: vectors, dimensions: d)
     }
 
     /// The trending list with item names, for serving.

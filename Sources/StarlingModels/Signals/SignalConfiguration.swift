@@ -81,9 +81,15 @@ public struct SignalConfiguration: Sendable {
         case .scroll:
             return weight * (1 - exp(-(event.value ?? 0) / self.scrollScale))
         case .rating:
-            return weight * (self.ratingBase + self.ratingScale * ((event.value ?? userMeanRating) - userMeanRating))
+            return self.signal(ofRating: event.value, userMeanRating: userMeanRating)
         default:
             return weight
         }
+    }
+
+    /// The signed signal of a rating of `stars` (at the user's mean when `nil`).
+    public func signal(ofRating stars: Double?, userMeanRating: Double) -> Double {
+        let weight = self.weights[EventType.rating.name] ?? self.customWeight
+        return weight * (self.ratingBase + self.ratingScale * ((stars ?? userMeanRating) - userMeanRating))
     }
 }

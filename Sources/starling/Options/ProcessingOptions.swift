@@ -42,6 +42,12 @@ struct ProcessingOptions: ParsableArguments {
     var retrainEpochs = 10
 
     @Option(
+        name: .customLong("min-retrain-interval-seconds"),
+        help: "Seconds from the end of one retrain before POST /v1/models/retrain may start another (429 before then)."
+    )
+    var minRetrainIntervalSeconds = 60
+
+    @Option(
         name: .customLong("max-lag"),
         help: "Ingest waits (up to 2 s, then 503) while the processor is more than this many events behind; 0 turns this flow control off."
     )
@@ -54,6 +60,9 @@ struct ProcessingOptions: ParsableArguments {
         guard self.maxFutureHours >= 0 else { throw ValidationError("--max-future-hours must not be negative") }
         guard self.retrainMinutes >= 0, self.retrainEpochs >= 1 else {
             throw ValidationError("--retrain-minutes must not be negative and --retrain-epochs must be positive")
+        }
+        guard self.minRetrainIntervalSeconds >= 0 else {
+            throw ValidationError("--min-retrain-interval-seconds must not be negative")
         }
         guard self.maxLag >= 0 else { throw ValidationError("--max-lag must not be negative") }
         _ = try self.engineConfiguration()
