@@ -84,7 +84,8 @@ package enum EngineUse {
         for session in engine.sessions.keys.sorted().prefix(4) {
             _ = engine.sessionCandidates(recent: engine.sessionItems(session), count: 10, excluding: [])
         }
-        let time = max(engine.latest.milliseconds, 0) &+ 1_000
+        // Later than everything learned, as a new event is, and still a time the state may hold.
+        let time = min(max(engine.latest.milliseconds, 0), EventTime.storableMilliseconds.upperBound - 1_000) + 1_000
         engine.learn(
             Event(
                 type: .rating,
