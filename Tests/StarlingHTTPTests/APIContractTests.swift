@@ -4,7 +4,8 @@ import HummingbirdTesting
 import StarlingCore
 import Testing
 
-/// What `docs/openapi.yaml` promises for every request, including those no route takes.
+/// What `docs/openapi.yaml` promises for every request, including those no route takes: regressions from
+/// `scripts/api-fuzz`.
 struct APIContractTests {
     @Test(arguments: [
         (HTTPRequest.Method.get, "/v1/nowhere"),
@@ -19,6 +20,42 @@ struct APIContractTests {
             #expect(response.headers[.contentType] == "application/json")
             let message = try #require(try response.json["error"]?.string)
             #expect(message.hasPrefix("no route for \(method) \(path):"))
+        }
+    }
+
+    /// One character of 2,001 scalars (4,001 bytes): within 256 characters, over the 1,024 bytes an id may have.
+    static let heavyID = "a" + String(repeating: "\u{301}", count: 2_000)
+
+    @Test func anItemIdInThePathIsBoundedInBytesLikeAnItemIdInAnEvent() async throws {
+        let encoded = try #require(Self.heavyID.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed))
+        try await APIFixture().run { client, _ in
+            let event = try await client.postEvents(#"{"events":[{"type":"view","user":"u","item":"\#(Self.heavyID)"}]}"#)
+            let eventError = try #require(try event.json["rejected"]?.array?.first?["error"]?.string)
+            #expect(eventError == "item: must be at most 1024 bytes of UTF-8, found 4001")
+
+            let put = try await client.sendJSON(.put, "/v1/items/\(encoded)", "{}")
+            #expect(put.status == .badRequest)
+            #expect(try put.json["error"]?.string == eventError)
+            for path in ["/v1/items/", "/v1/users/", "/v1/sessions/"] {
+                let uri = path + encoded + (path == "/v1/items/" ? "" : "/recommendations")
+                let response = try await client.execute(uri: uri, method: .get)
+                #expect(response.status == .badRequest, "GET \(path)…")
+            }
+        }
+    }
+
+    @Test(arguments: [
+        (#""""#, "items: must not be empty"),
+        ("1", "items: must be a string, found a number"),
+        ("\"\(String(repeating: "x", count: 300))\"", "items: must be at most 256 characters, found 300"),
+        ("\"\(APIContractTests.heavyID)\"", "items: must be at most 1024 bytes of UTF-8, found 4001"),
+    ])
+    func theRecentItemsOfASessionAreIdsByTheRuleOfIdsInEvents(entry: String, expected: String) async throws {
+        try await APIFixture().run { client, _ in
+            let body = #"{"items": ["dune", \#(entry)]}"#
+            let response = try await client.sendJSON(.post, "/v1/recommendations/session", body)
+            #expect(response.status == .badRequest)
+            #expect(try response.json["error"]?.string == expected)
         }
     }
 }

@@ -1,6 +1,8 @@
 /// Parsing of the field kinds shared by events and catalogue items, with errors that name the field.
-enum FieldParsing {
-    static func identifier(_ json: JSONValue, field: String, maxLength: Int) throws(EventValidationError)
+package enum FieldParsing {
+    /// An id (user, item, session, event id, category, tag): a string of 1 to `maxLength` characters and at most
+    /// 4 × `maxLength` bytes of UTF-8. The HTTP API applies the same rule to the ids in its paths.
+    package static func identifier(_ json: JSONValue, field: String, maxLength: Int) throws(EventValidationError)
         -> String
     {
         guard case .string(let string) = json else {
