@@ -723,12 +723,14 @@ components:
         bytes of UTF-8.
 
     Timestamp:
-      description: An RFC 3339 date-time, or integer milliseconds since the Unix epoch.
+      description: |
+        An RFC 3339 date-time, or integer milliseconds since the Unix epoch; from 1970 to the end of year 9999.
       oneOf:
         - type: string
           format: date-time
         - type: integer
           minimum: 0
+          maximum: 253402300799999
 
     FlatObject:
       type: object
@@ -1042,11 +1044,15 @@ components:
                 maxLength: 128
             - type: "null"
         published_at:
-          description: When the item was published (may be before 1970); recent items feed cold-start lists.
+          description: |
+            When the item was published; recent items feed cold-start lists. An RFC 3339 date-time or integer epoch
+            milliseconds, from year 0000 (before 1970 too) to the end of year 9999.
           oneOf:
             - type: string
               format: date-time
             - type: integer
+              minimum: -62167219200000
+              maximum: 253402300799999
             - type: "null"
         expires_at:
           description: After this time the item is never recommended.

@@ -58,4 +58,36 @@ struct APIContractTests {
             #expect(try response.json["error"]?.string == expected)
         }
     }
+
+    /// Times a catalogue entry holds are written back as RFC 3339, whose years have four digits.
+    @Test(arguments: [
+        (#"{"published_at": -5000000000000000}"#, "published_at"),
+        (#"{"published_at": -62167219200001}"#, "published_at"),
+        (#"{"published_at": "0000-01-01T00:00:00+01:00"}"#, "published_at"),
+        (#"{"expires_at": 253402300800000}"#, "expires_at"),
+        (#"{"expires_at": "9999-12-31T23:59:59-01:00"}"#, "expires_at"),
+    ])
+    func aTimeOutsideTheYearsRFC3339CanWriteIsRefused(body: String, field: String) async throws {
+        try await APIFixture().run { client, _ in
+            let response = try await client.sendJSON(.put, "/v1/items/dune", body)
+            #expect(response.status == .badRequest)
+            let message = try #require(try response.json["error"]?.string)
+            #expect(message.hasPrefix("\(field): must be from 0000-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z"))
+        }
+    }
+
+    @Test func theFirstAndLastTimesRFC3339CanWriteAreKeptAndReadBack() async throws {
+        try await APIFixture().run { client, _ in
+            let body = #"{"published_at": -62167219200000, "expires_at": 253402300799999}"#
+            let put = try await client.sendJSON(.put, "/v1/items/dune", body)
+            #expect(put.status == .ok)
+            let (status, item) = try await client.getJSON("/v1/items/dune")
+            #expect(status == .ok)
+            #expect(item["published_at"]?.string == "0000-01-01T00:00:00.000Z")
+            #expect(item["expires_at"]?.string == "9999-12-31T23:59:59.999Z")
+            // What the server writes, it reads: the entry can be sent back as it was read.
+            let echoed = #"{"published_at": "0000-01-01T00:00:00.000Z", "expires_at": "9999-12-31T23:59:59.999Z"}"#
+            #expect(try await client.sendJSON(.put, "/v1/items/dune", echoed).status == .ok)
+        }
+    }
 }
