@@ -453,6 +453,20 @@ paths:
                 properties:
                   status:
                     const: ok
+        "503":
+          description: >-
+            The event log stopped after a failed write or `fsync`: nothing more is acknowledged until the server is
+            restarted.
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [status, error]
+                properties:
+                  status:
+                    const: failed
+                  error:
+                    type: string
 
   /ready:
     get:
@@ -470,7 +484,7 @@ paths:
               schema:
                 $ref: "#/components/schemas/Readiness"
         "503":
-          description: Still recovering, or the processor is behind.
+          description: Still recovering, the processor is behind, or the event log stopped after a failed write.
           content:
             application/json:
               schema:
@@ -1175,7 +1189,10 @@ components:
       additionalProperties: false
       properties:
         status:
-          enum: [ready, catching_up, recovering]
+          enum: [ready, catching_up, recovering, failed]
+        error:
+          type: string
+          description: Why the event log stopped (with `status` `failed` only).
         recovered:
           description: 1 once recovery finished, 0 before.
           enum: [0, 1]
