@@ -71,6 +71,7 @@ PER_STATUS_WORDS = {
     409: ("already running",),
     413: ("limit", "at most"),
     415: ("Content-Type",),
+    429: ("retry in",),
 }
 
 
