@@ -157,7 +157,7 @@ let package = Package(
             name: "StarlingHTTPTests",
             dependencies: [
                 "StarlingCore", "StarlingEventLog", "StarlingModels", "StarlingStream", "StarlingServing",
-                "StarlingHTTP", "StarlingServer",
+                "StarlingHTTP", "StarlingServer", "StarlingRedis",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

@@ -66,6 +66,8 @@ public final class RedisServingStore: SharedServingStore, ServingStatePublisher,
         var lastCatalogID: String?
         /// The id Redis gave the latest applied slice written.
         var lastAppliedID: String?
+        /// A write of what was taken from the queue is in progress.
+        var writing = false
     }
 
     public let configuration: Configuration
@@ -73,6 +75,8 @@ public final class RedisServingStore: SharedServingStore, ServingStatePublisher,
     private let redis: RedisClient
     /// The connection the background writer publishes on.
     private let publishing: RedisClient
+    /// The connection ingest records acknowledged events on.
+    private let acknowledging: RedisClient
     private let pending = LockedBox(Pending())
     private let wake: AsyncStream<Void>.Continuation
     private let wakeups: AsyncStream<Void>
@@ -86,9 +90,17 @@ public final class RedisServingStore: SharedServingStore, ServingStatePublisher,
     ///   - redis: The connection of the request path.
     ///   - publishing: The connection the processor's changes are written on, so that requests never queue behind
     ///     them; defaults to `redis`.
-    public init(redis: RedisClient, publishing: RedisClient? = nil, configuration: Configuration = .init(), logger: Logger) {
+    ///   - acknowledging: The connection ingest records acknowledged events on; defaults to `redis`.
+    public init(
+        redis: RedisClient,
+        publishing: RedisClient? = nil,
+        acknowledging: RedisClient? = nil,
+        configuration: Configuration = .init(),
+        logger: Logger
+    ) {
         self.redis = redis
         self.publishing = publishing ?? redis
+        self.acknowledging = acknowledging ?? redis
         self.configuration = configuration
         self.logger = logger
         (self.wakeups, self.wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
@@ -241,7 +253,7 @@ public final class RedisServingStore: SharedServingStore, ServingStatePublisher,
             return command
         }
         do {
-            let replies = try await self.redis.pipeline(commands)
+            let replies = try await self.acknowledging.pipeline(commands)
             if let failure = replies.first(where: { if case .error = $0 { true } else { false } }) {
                 throw RedisError.unexpectedReply("recording acknowledgements answered \(failure)")
             }
@@ -259,9 +271,11 @@ public final class RedisServingStore: SharedServingStore, ServingStatePublisher,
         self.pending.withLock { $0.lastCatalogID }
     }
 
-    /// Whether every queued change has been written.
+    /// Whether every queued change has been written: nothing is queued and no write is in progress.
     public var isDrained: Bool {
-        self.pending.withLock { $0.users.isEmpty && $0.sessions.isEmpty && $0.catalog.isEmpty && $0.applied.isEmpty }
+        self.pending.withLock {
+            !$0.writing && $0.users.isEmpty && $0.sessions.isEmpty && $0.catalog.isEmpty && $0.applied.isEmpty
+        }
     }
 
     /// Writes queued state until graceful shutdown, then writes what is left (once).
@@ -291,8 +305,10 @@ public final class RedisServingStore: SharedServingStore, ServingStatePublisher,
             pending.catalog = []
             pending.applied = []
             pending.appliedEvents = 0
+            pending.writing = true
             return taken
         }
+        defer { self.pending.withLock { $0.writing = false } }
         let keys = self.configuration.keys
         var catalogWritten = 0
         var appliedWritten = 0

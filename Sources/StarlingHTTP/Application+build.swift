@@ -56,12 +56,14 @@ public struct APIComponents<Log: EventLog, Profiles: ProfileStore>: Sendable {
     }
 }
 
-/// Builds the router of the public API v1 and the operations endpoints.
+/// Builds the router of the public API v1 and the operations endpoints, as `docs/openapi.yaml` describes them
+/// (served at `GET /openapi.yaml`).
 public func buildRouter<Log: EventLog, Profiles: ProfileStore>(
     _ components: APIComponents<Log, Profiles>
 ) -> Router<BasicRequestContext> {
     let router = Router(context: BasicRequestContext.self)
     router.add(middleware: HTTPMetricsMiddleware())
+    router.add(middleware: ErrorBodyMiddleware())
     if let ingest = components.ingest {
         IngestController(
             ingest: ingest,
@@ -78,6 +80,7 @@ public func buildRouter<Log: EventLog, Profiles: ProfileStore>(
         storageFailure: components.storageFailure,
         metricsText: components.metricsText
     ).addRoutes(to: router)
+    OpenAPIController().addRoutes(to: router)
     components.models?.addRoutes(to: router)
     if let catalog = components.catalog {
         CatalogController(service: catalog, maxBodyBytes: components.maxBodyBytes, isAccepting: components.isRecovered)

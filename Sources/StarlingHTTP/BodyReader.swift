@@ -52,14 +52,17 @@ enum BodyReader {
     }
 }
 
-/// Path parameters (user, item, session ids) the same way everywhere: percent-decoded, 1–256 characters.
+/// Path parameters (user, item, session ids) the same way everywhere: percent-decoded, and ids by the rule of the
+/// ids in bodies (1–256 characters, at most 1,024 bytes of UTF-8), so that an item written with
+/// `PUT /v1/items/{item}` is one that events can name.
 enum PathParameter {
     static func decoded(_ context: some RequestContext, _ name: String) throws(HTTPFailure) -> String {
         let raw = context.parameters.get(name) ?? ""
         let value = raw.utf8.contains(UInt8(ascii: "%")) ? (raw.removingPercentEncoding ?? raw) : raw
-        guard !value.isEmpty, value.count <= 256 else {
-            throw HTTPFailure(response: Responses.error(.badRequest, "\(name) must be 1-256 characters"))
+        do throws(EventValidationError) {
+            return try FieldParsing.identifier(.string(value), field: name, maxLength: 256)
+        } catch {
+            throw HTTPFailure(response: Responses.error(.badRequest, error.description))
         }
-        return value
     }
 }

@@ -82,7 +82,12 @@ public struct ProcessorRole: ServerRole {
                 )
             ) : nil
         let redis = configuration.cluster.redis.map { RedisConnections(configuration: $0, logger: logger) }
-        let store = redis.map { RedisServingStore(redis: $0.serving, publishing: $0.publishing, logger: logger) }
+        let store = redis.map { RedisServingStore(
+                redis: $0.serving,
+                publishing: $0.publishing,
+                acknowledging: $0.acknowledging,
+                logger: logger
+            ) }
         let shared = store.flatMap { store in
             serving.cacheTimeToLive > .zero
                 ? SharedServing(

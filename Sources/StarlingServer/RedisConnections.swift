@@ -8,8 +8,11 @@ public import StarlingRedis
 public struct RedisConnections: Sendable {
     /// Requests' reads (250 ms timeout).
     public let serving: RedisClient
-    /// The processor's writes: users' state, applied events, acknowledgements (2 s timeout).
+    /// The processor's writes: users' state, applied events, catalogue changes (2 s timeout).
     public let publishing: RedisClient
+    /// Ingest's records of acknowledged events, written before each answer (2 s timeout: a slow Redis delays the
+    /// answer rather than leaving API processes unaware of the events).
+    public let acknowledging: RedisClient
     /// Model snapshot chunks (10 s timeout).
     public let snapshots: RedisClient
 
@@ -26,6 +29,7 @@ public struct RedisConnections: Sendable {
         }
         self.serving = client(timeout: .milliseconds(250))
         self.publishing = client(timeout: .seconds(2))
+        self.acknowledging = client(timeout: .seconds(2))
         self.snapshots = client(timeout: .seconds(10))
     }
 }

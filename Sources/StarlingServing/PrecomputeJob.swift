@@ -113,29 +113,51 @@ public final class PrecomputeJob<Profiles: ProfileStore>: Service {
     private let logger: Logger
     private let refreshed = Counter(label: "starling_precompute_refreshes_total")
     private let queuedGauge = Gauge(label: "starling_precompute_queued_users")
+    /// Waits for the next tick, 100 ms after the previous one.
+    private let tick: @Sendable () async throws -> Void
 
-    public init(
+    public convenience init(
         service: RecommendationService<Profiles>,
         activeUsers: ActiveUsers,
         meter: RequestMeter,
         configuration: Configuration = .init(),
         logger: Logger
     ) {
+        self.init(
+            service: service,
+            activeUsers: activeUsers,
+            meter: meter,
+            configuration: configuration,
+            logger: logger,
+            tick: { try await Task.sleep(for: .milliseconds(100)) }
+        )
+    }
+
+    /// Creates a job whose ticks (nominally 100 ms apart) come from `tick`, for tests.
+    package init(
+        service: RecommendationService<Profiles>,
+        activeUsers: ActiveUsers,
+        meter: RequestMeter,
+        configuration: Configuration,
+        logger: Logger,
+        tick: @escaping @Sendable () async throws -> Void
+    ) {
         self.service = service
         self.activeUsers = activeUsers
         self.meter = meter
         self.configuration = configuration
         self.logger = logger
+        self.tick = tick
     }
 
     public func run() async throws {
-        let tick = Duration.milliseconds(100)
         await cancelWhenGracefulShutdown {
             var lastTotal = self.meter.total
             var credit = 0.0
             var own: UInt64 = 0  // the job's own requests, which the meter counts too
             while !Task.isCancelled {
-                try? await Task.sleep(for: tick)
+                // A cancelled wait ends the job without one more round of refreshes.
+                do { try await self.tick() } catch { break }
                 let total = self.meter.total
                 let requestsPerSecond = Double((total &- lastTotal) &- min(own, total &- lastTotal)) * 10
                 lastTotal = total

@@ -98,8 +98,6 @@ private final class Deployment: Sendable {
             guard ContinuousClock.now < deadline else { throw TestSupportError("publishing to Redis did not finish") }
             try await Task.sleep(for: .milliseconds(5))
         }
-        // The queue empties when the write starts; one more round trip after it means the write finished.
-        try await Task.sleep(for: .milliseconds(20))
     }
 
     /// Applies the seed events, publishes them and moves a snapshot from the processor side to the API side.

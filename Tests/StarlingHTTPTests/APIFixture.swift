@@ -89,6 +89,16 @@ extension TestClientProtocol {
         )
     }
 
+    /// Sends `body` with `Content-Type: application/json`.
+    func sendJSON(_ method: HTTPRequest.Method, _ uri: String, _ body: String) async throws -> TestResponse {
+        try await self.execute(
+            uri: uri,
+            method: method,
+            headers: [.contentType: "application/json"],
+            body: ByteBuffer(string: body)
+        )
+    }
+
     func getJSON(_ uri: String) async throws -> (HTTPResponse.Status, JSONValue) {
         let response = try await self.execute(uri: uri, method: .get)
         return (response.status, try JSONScanner.parse(String(buffer: response.body)))

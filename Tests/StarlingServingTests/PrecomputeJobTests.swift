@@ -2,6 +2,7 @@ import Logging
 import StarlingCore
 import StarlingModels
 import StarlingServing
+import Synchronization
 import Testing
 
 /// The precompute job refreshes the lists of active users into the cache, at its rate, slower while busy.
@@ -88,18 +89,44 @@ struct PrecomputeJobTests {
         let events = setup.activity(users: 400)
         setup.engine.write { engine in for event in events { engine.learn(event) } }
 
-        let quietUsers = ActiveUsers()
-        for event in events { quietUsers.note(event) }
-        let quiet = setup.job(perSecond: 100, activeUsers: quietUsers)
-        let quietRefreshes = try await self.run(quiet, draining: quietUsers, meter: setup.meter, for: .seconds(1), load: 0)
+        /// Runs a job for ten ticks (a nominal second) while `load` requests a second are served; returns the users
+        /// it refreshed.
+        func refreshes(load: Int) async throws -> Int {
+            let activeUsers = ActiveUsers()
+            for event in events { activeUsers.note(event) }
+            let ticks = Atomic<Int>(0)
+            let job = PrecomputeJob(
+                service: setup.service,
+                activeUsers: activeUsers,
+                meter: setup.meter,
+                configuration: .init(perSecond: 100, busyRequestsPerSecond: 500),
+                logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
+                tick: {
+                    guard ticks.add(1, ordering: .sequentiallyConsistent).newValue <= 10 else {
+                        try await Task.sleep(for: .seconds(3_600))  // until cancelled
+                        return
+                    }
+                    for _ in 0..<(load / 10) { setup.meter.record() }
+                }
+            )
+            let before = activeUsers.count
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await job.run() }
+                // The eleventh tick starts once the tenth one's refreshes are done.
+                let deadline = ContinuousClock.now + .seconds(30)
+                while ticks.load(ordering: .sequentiallyConsistent) <= 10, ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(5))
+                }
+                #expect(ticks.load(ordering: .sequentiallyConsistent) > 10, "ten ticks within 30 s")
+                group.cancelAll()
+            }
+            return before - activeUsers.count
+        }
 
-        let busyUsers = ActiveUsers()
-        for event in events { busyUsers.note(event) }
-        let busy = setup.job(perSecond: 100, activeUsers: busyUsers)
-        let busyRefreshes = try await self.run(busy, draining: busyUsers, meter: setup.meter, for: .seconds(1), load: 5_000)
-
-        // About 100 and 10 at the nominal rates; wide bounds for a loaded machine.
-        #expect(quietRefreshes >= 40)
-        #expect(busyRefreshes <= 25)
+        // 100 refreshes a second while quiet; a tenth of that while serving 5,000 requests a second.
+        let quiet = try await refreshes(load: 0)
+        let busy = try await refreshes(load: 5_000)
+        #expect(quiet == 100)
+        #expect(busy == 10)
     }
 }

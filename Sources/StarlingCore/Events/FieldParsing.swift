@@ -1,6 +1,8 @@
 /// Parsing of the field kinds shared by events and catalogue items, with errors that name the field.
-enum FieldParsing {
-    static func identifier(_ json: JSONValue, field: String, maxLength: Int) throws(EventValidationError)
+package enum FieldParsing {
+    /// An id (user, item, session, event id, category, tag): a string of 1 to `maxLength` characters and at most
+    /// 4 × `maxLength` bytes of UTF-8. The HTTP API applies the same rule to the ids in its paths.
+    package static func identifier(_ json: JSONValue, field: String, maxLength: Int) throws(EventValidationError)
         -> String
     {
         guard case .string(let string) = json else {
@@ -22,8 +24,8 @@ enum FieldParsing {
         return string
     }
 
-    /// An RFC 3339 string or integer epoch milliseconds, not before 1970 unless `allowBeforeEpoch`; `nil` for
-    /// JSON null.
+    /// An RFC 3339 string or integer epoch milliseconds, within the years RFC 3339 can write and not before 1970
+    /// unless `allowBeforeEpoch`; `nil` for JSON null.
     static func time(_ json: JSONValue, field: String, allowBeforeEpoch: Bool = false) throws(EventValidationError)
         -> EventTime?
     {
@@ -46,6 +48,14 @@ enum FieldParsing {
             throw EventValidationError(
                 field: field,
                 "must be an RFC 3339 string or integer epoch milliseconds, found \(json.typeName)"
+            )
+        }
+        // A time is written back as RFC 3339 (`GET /v1/items/{item}`, profiles): it must have a four-digit year.
+        guard RFC3339.representable.contains(time) else {
+            throw EventValidationError(
+                field: field,
+                "must be from 0000-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z (epoch milliseconds "
+                    + "\(RFC3339.representable.lowerBound.milliseconds) to \(RFC3339.representable.upperBound.milliseconds))"
             )
         }
         guard time.milliseconds >= 0 || allowBeforeEpoch else {

@@ -8,6 +8,11 @@ public enum RFC3339 {
         public var description: String
     }
 
+    /// The times RFC 3339 can write, with a four-digit year: 0000-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z.
+    /// ``format(_:)`` writes other times too, but not as valid RFC 3339, so no time outside is accepted as input.
+    public static let representable =
+        EventTime(milliseconds: -62_167_219_200_000)...EventTime(milliseconds: 253_402_300_799_999)
+
     /// Parses an RFC 3339 date-time into an ``EventTime``. Fractions finer than a millisecond are truncated.
     public static func parse(_ string: String) throws(ParseError) -> EventTime {
         let utf8 = Array(string.utf8)

@@ -50,14 +50,15 @@ public struct SessionController<Profiles: ProfileStore>: Sendable {
             guard case .array(let values)? = json["items"] else {
                 return Responses.error(.badRequest, "items: is required and must be an array of item ids")
             }
+            guard values.count <= 100 else { return Responses.error(.badRequest, "items: at most 100 recent items") }
             var items: [String] = []
             for value in values {
-                guard case .string(let item) = value, !item.isEmpty, item.count <= 256 else {
-                    return Responses.error(.badRequest, "items: every entry must be an item id of 1-256 characters")
+                do throws(EventValidationError) {
+                    items.append(try FieldParsing.identifier(value, field: "items", maxLength: 256))
+                } catch {
+                    return Responses.error(.badRequest, error.description)
                 }
-                items.append(item)
             }
-            guard items.count <= 100 else { return Responses.error(.badRequest, "items: at most 100 recent items") }
             var count = try RecommendationController<Profiles>.count(request)
             if let value = json["count"] {
                 guard case .number(_, let integer?) = value, integer >= 1, integer <= 200 else {
