@@ -10,11 +10,9 @@
 set -euo pipefail
 BIN=$1; PORT=${2:-18090}; EVENTS=${3:-1000000}
 HERE=$(cd "$(dirname "$0")" && pwd)
-DIR=$(mktemp -d)
-"$BIN" serve --port "$PORT" --data-dir "$DIR" --precompute-per-second 0 >/dev/null 2>&1 &
-PID=$!
-trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$DIR"' EXIT
-until curl -sf "localhost:$PORT/ready" >/dev/null; do sleep 0.2; done
+source "$HERE/server.sh"
+start_server "$BIN" "$PORT" --precompute-per-second 0
+PID=$SERVER_PID
 
 post() { # phase name: posts EVENTS events whose category or session is made unique by the phase
   python3 - "$PORT" "$EVENTS" "$1" <<'PY'
@@ -40,7 +38,7 @@ for b in range(n // 5000):
                 raise
             time.sleep(float(error.headers.get("Retry-After", "1")))
 PY
-  until curl -s "localhost:$PORT/metrics" | grep -q '^starling_processor_lag_records 0'; do sleep 0.5; done
+  wait_applied "$PORT"
 }
 
 report() {
