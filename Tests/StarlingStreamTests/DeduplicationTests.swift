@@ -47,16 +47,12 @@ struct DeduplicationTests {
         .success(Event(type: .click, user: "u", item: "i", id: id, timestamp: .now()))
     }
 
-    private func eventually(_ condition: () -> Bool) async {
-        while !condition() { await Task.yield() }
-    }
-
     @Test func aRetryWhileTheOriginalIsInFlightWaitsForItAndIsThenADuplicate() async throws {
         let directory = TemporaryDirectory()
         let log = GatedLog(try openLog(directory.path))
         let service = IngestService(log: log, deduplication: DeduplicationIndex(), decoder: IngestBatchDecoder())
         let original = Task { try await service.ingest([self.event(id: "e-1")], receivedAt: .now()) }
-        await self.eventually { log.arrived == 1 }
+        try await eventually("log.arrived == 1") { log.arrived == 1 }
         let retry = Task { try await service.ingest([self.event(id: "e-1")], receivedAt: .now()) }
         // The retry does not answer while the original's append is undecided (it never reaches the log either).
         for _ in 0..<100 { await Task.yield() }
@@ -73,13 +69,13 @@ struct DeduplicationTests {
         let log = GatedLog(try openLog(directory.path))
         let service = IngestService(log: log, deduplication: DeduplicationIndex(), decoder: IngestBatchDecoder())
         let original = Task { try await service.ingest([self.event(id: "e-2")], receivedAt: .now()) }
-        await self.eventually { log.arrived == 1 }
+        try await eventually("log.arrived == 1") { log.arrived == 1 }
         let retry = Task { try await service.ingest([self.event(id: "e-2")], receivedAt: .now()) }
         for _ in 0..<100 { await Task.yield() }
         log.open(succeed: false)
         await #expect(throws: EventLogError.self) { try await original.value }
         // The retry reserved the id after the failure and appended the event.
-        await self.eventually { log.arrived == 2 }
+        try await eventually("log.arrived == 2") { log.arrived == 2 }
         log.open(succeed: true)
         #expect(try await retry.value.accepted == 1)
         #expect(log.endOffsets().values.reduce(0, +) == 1)
@@ -90,7 +86,7 @@ struct DeduplicationTests {
         let log = GatedLog(try openLog(directory.path))
         let service = IngestService(log: log, deduplication: DeduplicationIndex(), decoder: IngestBatchDecoder())
         let batch = Task { try await service.ingest([self.event(id: "e-3"), self.event(id: "e-3")], receivedAt: .now()) }
-        await self.eventually { log.arrived == 1 }
+        try await eventually("log.arrived == 1") { log.arrived == 1 }
         log.open(succeed: true)
         let result = try await batch.value
         #expect(result.accepted == 1 && result.duplicates == 1)

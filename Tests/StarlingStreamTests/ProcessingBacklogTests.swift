@@ -22,23 +22,18 @@ private final class ManualTimeouts: Sendable {
 }
 
 struct ProcessingBacklogTests {
-    /// Waits, without a fixed sleep, until `condition` holds.
-    private func eventually(_ condition: () -> Bool) async {
-        while !condition() { await Task.yield() }
-    }
-
     @Test func aBatchIsAdmittedAtOnceWhileTheProcessorIsWithinTheLimit() async {
         let backlog = ProcessingBacklog(configuration: .init(maxLag: 100), lag: { 100 })
         #expect(await backlog.admit(events: 50))
         #expect(backlog.waiting == 0)
     }
 
-    @Test func aBatchWaitsUntilTheProcessorCatchesUp() async {
+    @Test func aBatchWaitsUntilTheProcessorCatchesUp() async throws {
         let lag = Atomic<Int64>(500)
         let timeouts = ManualTimeouts()
         let backlog = ProcessingBacklog(configuration: .init(maxLag: 100), lag: { lag.load(ordering: .relaxed) }, sleep: timeouts.sleep)
         async let admitted = backlog.admit(events: 50)
-        await self.eventually { backlog.waiting == 1 }
+        try await eventually("backlog.waiting == 1") { backlog.waiting == 1 }
         backlog.advanced()  // still 500 behind: nothing moves
         #expect(backlog.waiting == 1)
         lag.store(60, ordering: .relaxed)
@@ -47,24 +42,24 @@ struct ProcessingBacklogTests {
         #expect(backlog.waiting == 0)
     }
 
-    @Test func aBatchIsRefusedWhenTheProcessorStaysBehindPastTheTimeout() async {
+    @Test func aBatchIsRefusedWhenTheProcessorStaysBehindPastTheTimeout() async throws {
         let timeouts = ManualTimeouts()
         let backlog = ProcessingBacklog(configuration: .init(maxLag: 100), lag: { 5_000 }, sleep: timeouts.sleep)
         async let admitted = backlog.admit(events: 10)
-        await self.eventually { timeouts.count == 1 }
+        try await eventually("timeouts.count == 1") { timeouts.count == 1 }
         timeouts.elapseAll()
         #expect(await admitted == false)
         #expect(backlog.waiting == 0)
     }
 
-    @Test func waitingBatchesAreAdmittedOldestFirstAsFarAsTheyFit() async {
+    @Test func waitingBatchesAreAdmittedOldestFirstAsFarAsTheyFit() async throws {
         let lag = Atomic<Int64>(10_000)
         let timeouts = ManualTimeouts()
         let backlog = ProcessingBacklog(configuration: .init(maxLag: 5_000), lag: { lag.load(ordering: .relaxed) }, sleep: timeouts.sleep)
         let first = Task { await backlog.admit(events: 3_000) }
-        await self.eventually { backlog.waiting == 1 }
+        try await eventually("backlog.waiting == 1") { backlog.waiting == 1 }
         let second = Task { await backlog.admit(events: 3_000) }
-        await self.eventually { backlog.waiting == 2 }
+        try await eventually("backlog.waiting == 2") { backlog.waiting == 2 }
         lag.store(0, ordering: .relaxed)
         backlog.advanced()
         #expect(await first.value)
@@ -85,7 +80,7 @@ struct ProcessingBacklogTests {
         let service = IngestService(log: log, deduplication: DeduplicationIndex(), decoder: IngestBatchDecoder(), backlog: backlog)
         let event = Event(type: .click, user: "u", item: "i", id: "e-1", timestamp: .now())
         let result = Task { try await service.ingest([.success(event)], receivedAt: .now()) }
-        await self.eventually { timeouts.count == 1 }
+        try await eventually("timeouts.count == 1") { timeouts.count == 1 }
         timeouts.elapseAll()
         await #expect(throws: EventLogError.overloaded) { try await result.value }
         #expect(log.endOffsets().values.reduce(0, +) == 0, "nothing was appended")
