@@ -32,7 +32,9 @@ final class StarlingServer: @unchecked Sendable {
         self.extraArguments = extraArguments
     }
 
-    func start() async throws {
+    /// Starts the binary and waits until `/ready` answers 200; returns the time from launch to ready.
+    @discardableResult
+    func start() async throws -> Duration {
         guard FileManager.default.isExecutableFile(atPath: Self.binaryPath) else {
             throw ServerError("no starling binary at \(Self.binaryPath): run `swift build` first (scripts/test does)")
         }
@@ -42,6 +44,7 @@ final class StarlingServer: @unchecked Sendable {
             ["serve", "--port", "\(self.port)", "--data-dir", self.dataDirectory, "--log-level", "warning"]
             + self.extraArguments
         process.standardOutput = FileHandle.nullDevice
+        let launched = ContinuousClock.now
         try process.run()
         self.process = process
         let deadline = ContinuousClock.now + .seconds(30)
@@ -51,7 +54,7 @@ final class StarlingServer: @unchecked Sendable {
                 connection.send("GET /ready HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
                 let (response, _) = connection.readUntilClosed(timeout: .seconds(10))
                 connection.close()
-                if response.hasPrefix("HTTP/1.1 200") { return }
+                if response.hasPrefix("HTTP/1.1 200") { return ContinuousClock.now - launched }
             }
             try await Task.sleep(for: .milliseconds(20))
         }
