@@ -62,8 +62,9 @@ public func buildRouter<Log: EventLog, Profiles: ProfileStore>(
     _ components: APIComponents<Log, Profiles>
 ) -> Router<BasicRequestContext> {
     let router = Router(context: BasicRequestContext.self)
+    let routeMethods = RouteMethods()
     router.add(middleware: HTTPMetricsMiddleware())
-    router.add(middleware: ErrorBodyMiddleware())
+    router.add(middleware: ErrorBodyMiddleware(routeMethods: routeMethods))
     if let ingest = components.ingest {
         IngestController(
             ingest: ingest,
@@ -99,5 +100,6 @@ public func buildRouter<Log: EventLog, Profiles: ProfileStore>(
             router.delete("/v1/items/:item", use: unavailable)
         }
     }
+    routeMethods.record(router)
     return router
 }

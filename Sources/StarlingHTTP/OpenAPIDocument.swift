@@ -15,8 +15,8 @@ info:
     `PUT`, `POST` and `DELETE` on `/v1/items…`, `POST /v1/models/retrain`) with 503, naming the role that takes them.
 
     Every error is a JSON object `{"error": "…"}` whose message names the parameter or field at fault (for a body,
-    the field, or the line and column of a syntax error). A path that names no route, or a method a path does not
-    take, is answered 404 with the same shape.
+    the field, or the line and column of a syntax error). A path that names no route is answered 404 with the same
+    shape; a method a path does not take, 405 with the same shape and `Allow` listing the methods it takes.
 
     This document is served by the server itself at `GET /openapi.yaml`; `docs/openapi.yaml` in the repository is
     its source (`scripts/embed-openapi` copies it into the binary).
