@@ -501,11 +501,7 @@ public final class StreamProcessor<Log: EventLog>: Service {
         self.deduplication.prune(now: .now())
         let checkpoint = Checkpoint(
             positions: input.positions,
-            engineState: { () -> [UInt8] in
-                var writer = BinaryWriter(capacity: 1 << 20)
-                input.engine.encode(into: &writer)
-                return writer.bytes
-            }(),
+            engine: .snapshot(input.engine),
             appliedIDs: input.ids.appliedIDs(),
             catalog: input.catalog
         )

@@ -124,7 +124,7 @@ struct StreamProcessorTests {
         let checkpoints = MemoryCheckpointStore()
         try await checkpoints.save(
             Checkpoint(
-                decoding: formatThreeCheckpoint(positions: [:], profiles: Array(profiles.values), engineState: state.bytes)
+                decoding: legacyCheckpoint(format: 3, positions: [:], profiles: Array(profiles.values), engineState: state.bytes)
             )
         )
 
