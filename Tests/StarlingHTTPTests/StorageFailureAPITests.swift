@@ -4,6 +4,7 @@ import HummingbirdTesting
 import StarlingCore
 import StarlingEventLog
 import StarlingStream
+import StarlingTestSupport
 import Testing
 
 /// Issue 9, part 3: after a failed `fsync` the server acknowledges nothing more, and says so — on ingest, on

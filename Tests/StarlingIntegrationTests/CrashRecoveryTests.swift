@@ -1,5 +1,6 @@
 import Foundation
 import StarlingCore
+import StarlingTestSupport
 import Synchronization
 import Testing
 
@@ -70,7 +71,6 @@ struct CrashRecoveryTests {
         // Restart: every acknowledged event is there, and nothing beyond what was sent.
         let restarted = try StarlingServer(dataDirectory: directory, extraArguments: arguments)
         recoveryTimes.append(try await restarted.start())
-        defer { restarted.stop() }
         for user in sentPerUser.keys.sorted() {
             let count = try await Self.eventCount(of: user, on: restarted)
             #expect(count >= acknowledgedPerUser[user, default: 0], "\(user) lost acknowledged events")
@@ -97,6 +97,7 @@ struct CrashRecoveryTests {
             #expect(profile["event_count"]?.int == sentPerUser[user], "\(user) is not exactly-once")
             #expect(profile["version"]?.int == sentPerUser[user])
         }
+        try await restarted.stop()
         let sorted = recoveryTimes.sorted()
         print(
             "kill -9 rounds (\(durability)): \(rounds) rounds, \(acknowledged.count) batches acknowledged, "
@@ -135,7 +136,7 @@ struct CrashRecoveryTests {
                 if acknowledged - acknowledgedBefore >= wanted { break }
                 try? await Task.sleep(for: .milliseconds(10))
             }
-            server.kill9()
+            try? await server.kill9()
         }
     }
 
@@ -163,7 +164,6 @@ struct CrashRecoveryTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let server = try StarlingServer(dataDirectory: directory)
         try await server.start()
-        defer { server.stop() }
         _ = try await server.request("POST", "/v1/events", body: #"{"events":[{"type":"view","user":"u","item":"i"},{"type":"x"}]}"#)
         _ = try await server.request("GET", "/v1/users/u/recommendations")
         _ = try await server.request("GET", "/v1/users/missing")
@@ -176,6 +176,7 @@ struct CrashRecoveryTests {
             #expect(text.contains("# TYPE \(name) "), "missing \(name)")
         }
 
-        try expectPromtoolAccepts(metrics)
+        try await expectPromtoolAccepts(metrics)
+        try await server.stop()
     }
 }

@@ -4,6 +4,7 @@ import StarlingCore
 import StarlingEventLog
 import StarlingModels
 import StarlingStream
+
 import Testing
 
 /// A temporary directory removed when the test ends.
@@ -48,21 +49,6 @@ func withRunningProcessor<R>(
         try await group.waitForAll()
         return result
     }
-}
-
-/// Polls `condition` every 5 ms for up to `seconds`; records an issue on time-out.
-func eventually(
-    _ what: String,
-    seconds: Double = 10,
-    sourceLocation: SourceLocation = #_sourceLocation,
-    _ condition: () async throws -> Bool
-) async throws {
-    let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1_000))
-    while ContinuousClock.now < deadline {
-        if try await condition() { return }
-        try await Task.sleep(for: .milliseconds(5))
-    }
-    Issue.record("timed out waiting for \(what)", sourceLocation: sourceLocation)
 }
 
 func event(_ type: EventType, user: String, item: String?, id: String? = nil, at ms: Int64, value: Double? = nil) -> Event {
