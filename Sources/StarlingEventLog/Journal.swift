@@ -65,6 +65,10 @@ final class Journal: @unchecked Sendable {
     }
 
     /// Appends a commit's chunks and syncs the journal; rolls to a new file first when this one is full.
+    ///
+    /// - Throws: ``EventLogError/diskFull(_:)`` when the disk is full: the file is cut back to its last whole chunk,
+    ///   and the next call tries again. Any other error (a failed `fdatasync` above all) leaves the journal's
+    ///   durability in doubt: the log stops.
     func append(_ chunks: [Chunk]) throws {
         if self.position >= Self.rollBytes {
             let next = self.sequence + 1
@@ -97,7 +101,14 @@ final class Journal: @unchecked Sendable {
             }
         }
         let path = Self.path(self.directory, self.sequence)
-        try buffer.withUnsafeBytes { try FileIO.write(self.fd, $0, at: self.position, path: path) }
+        do {
+            try buffer.withUnsafeBytes { try self.sync.write(self.fd, $0, at: self.position, path: path) }
+        } catch let error as EventLogError where error == .diskFull("") {
+            // Nothing of this commit is acknowledged: cut off what the failed write stored, so that the file ends
+            // with the last whole chunk and the space is free again. Failing that, the journal's end is unknown.
+            try FileIO.truncate(self.fd, to: self.position, path: path)
+            throw error
+        }
         try self.sync.data(self.fd, path: path)
         self.position += buffer.count
     }
