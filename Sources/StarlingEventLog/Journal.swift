@@ -29,7 +29,8 @@ final class Journal: @unchecked Sendable {
     private let sync: LogSync
     private(set) var sequence: UInt64
     private var fd: Int32
-    private var position: Int
+    /// Bytes written to the current file.
+    private(set) var position: Int
 
     /// One partition's part of a commit.
     struct Chunk {
@@ -71,13 +72,7 @@ final class Journal: @unchecked Sendable {
     ///   durability in doubt: the log stops.
     func append(_ chunks: [Chunk]) throws {
         if self.position >= Self.rollBytes {
-            let next = self.sequence + 1
-            let fd = try FileIO.openForAppend(Self.path(self.directory, next))
-            try self.sync.directory(self.directory)
-            close(self.fd)
-            self.fd = fd
-            self.sequence = next
-            self.position = 0
+            try self.roll()
         }
         var buffer: [UInt8] = []
         buffer.reserveCapacity(chunks.reduce(0) { $0 + $1.records.count + 64 })
@@ -111,6 +106,18 @@ final class Journal: @unchecked Sendable {
         }
         try self.sync.data(self.fd, path: path)
         self.position += buffer.count
+    }
+
+    /// Continues in a new, empty file, so that the flusher can delete the current one once the partition files
+    /// holding its chunks are synced.
+    func roll() throws {
+        let next = self.sequence + 1
+        let fd = try FileIO.openForAppend(Self.path(self.directory, next))
+        try self.sync.directory(self.directory)
+        close(self.fd)
+        self.fd = fd
+        self.sequence = next
+        self.position = 0
     }
 
     /// Deletes the journal files older than `sequence`: their chunks are all in synced partition files.

@@ -79,6 +79,8 @@ final class LogWriter: Sendable {
     /// later append, and no journal file is deleted again, so the next open replays them into the partitions.
     static func flush(log: SegmentedEventLog) {
         guard log.journal != nil else { return }
+        log.flushLock.lock()
+        defer { log.flushLock.unlock() }
         let work = log.lock.withLock { state -> (segments: [Segment], directories: Set<String>, sequence: UInt64)? in
             guard state.failure == nil else { return nil }
             defer {
@@ -165,8 +167,33 @@ final class LogWriter: Sendable {
                 metadata: ["starling.log.error": "\(error.message)"]
             )
         }
+        // Before answering, so that a client's retry finds the space.
+        Self.retireJournal(log: log)
         batch.waiters.forEach { $0.resume(throwing: error) }
         queued.forEach { $0.resume(throwing: error) }
+    }
+
+    /// Frees the space the journal holds, on a full disk: everything it holds is also in the partition files, so
+    /// once those are synced it is redundant. The flusher would delete it only once it reached
+    /// ``Journal/rollBytes`` (32 MiB) and rolled — on a small disk, half of what the log stores. So the writer
+    /// syncs the partition files, starts a new journal file and deletes the old ones, as the flusher does after a
+    /// roll; the clients' retries then find that space. A failed sync stops the log, as in ``flush(log:)``; a new
+    /// journal file that cannot be created leaves everything as it was.
+    private static func retireJournal(log: SegmentedEventLog) {
+        guard let journal = log.journal, journal.position > 0 else { return }
+        Self.flush(log: log)
+        guard log.lock.withLock({ $0.failure }) == nil else { return }
+        do {
+            try journal.roll()
+        } catch let error as EventLogError where error == .diskFull("") {
+            return
+        } catch {
+            let message = (error as? EventLogError)?.message ?? "\(error)"
+            Self.stop(log, .stopped("cannot start a new journal file: \(message)"))
+            return
+        }
+        log.lock.withLock { $0.journalSequence = journal.sequence }
+        Self.flush(log: log)
     }
 
     /// Starts the flusher thread, which ends once the log is closed; none with manual maintenance.

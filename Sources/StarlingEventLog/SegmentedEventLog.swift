@@ -34,8 +34,12 @@ public final class SegmentedEventLog: EventLog, Service {
     /// The commit journal, used only by the writer thread; `nil` with buffered durability.
     let journal: Journal?
     var journalDirectory: String { "\(self.configuration.directory)/_journal" }
-    /// Every `fsync` of the log goes through here (``FileSyncFaults`` in tests).
+    /// Every write of a commit and every `fsync` of the log goes through here (``FileWriteFaults`` and
+    /// ``FileSyncFaults`` in tests).
     let sync: LogSync
+    /// Held for a whole flush, so that two flushes (the flusher thread's and the writer's, on close or on a full
+    /// disk) never overlap: one must not delete journal files while the other is still syncing their records.
+    let flushLock = NSLock()
     /// What recovery found on open: damaged bytes quarantined, records lost or restored from the journal.
     let recovery: Recovery.Report
     private let metrics: LogMetrics

@@ -45,7 +45,6 @@ struct DiskFullTests {
             let segment = segmentPath(directory, topic: "t")
             try await withLog(Self.configuration(directory, faults: faults)) { log in
                 try await appendSequentially(log, topic: "t", range: 0..<3)
-                let journal = try Self.journalBytes(directory)
                 // The partition file takes 5 bytes of the next record, then the disk is full.
                 faults.failNext(afterWriting: 5, where: { $0 == segment })
                 let refusal = await #expect(throws: EventLogError.self) {
@@ -53,9 +52,10 @@ struct DiskFullTests {
                 }
                 #expect(refusal == .diskFull(""))
                 #expect(faults.failedPaths == [segment])
-                // Cut back to the last whole record; the journal was not written; the log goes on.
+                // Cut back to the last whole record, and the journal's copy retired (it is all in the synced partition
+                // file: see aRefusedCommitFreesTheJournalsRedundantCopy); the log goes on.
                 #expect(try fileSize(segment) == 3 * Self.size)
-                #expect(try Self.journalBytes(directory) == journal)
+                #expect(try Self.journalBytes(directory) == 0)
                 #expect(log.endOffsets()[Self.topicPartition] == 3)
                 #expect(log.failure == nil)
                 #expect(log.diskFull == .diskFull(""))
@@ -78,7 +78,6 @@ struct DiskFullTests {
             let segment = segmentPath(directory, topic: "t")
             try await withLog(Self.configuration(directory, faults: faults)) { log in
                 try await appendSequentially(log, topic: "t", range: 0..<3)
-                let journal = try Self.journalBytes(directory)
                 // The partition file takes the whole record, the journal 11 bytes of its chunk.
                 faults.failNext(afterWriting: 11, where: { $0.hasSuffix(".journal") })
                 let refusal = await #expect(throws: EventLogError.self) {
@@ -87,8 +86,16 @@ struct DiskFullTests {
                 #expect(refusal == .diskFull(""))
                 #expect(refusal?.message.contains("full") == true, "\(String(describing: refusal))")
                 #expect(try fileSize(segment) == 3 * Self.size)
-                #expect(try Self.journalBytes(directory) == journal)
+                #expect(try Self.journalBytes(directory) == 0)  // cut back, then retired with the rest of its file
                 #expect(log.failure == nil)
+
+                // Into the fresh journal file (nothing to retire): what the failed write stored is cut off.
+                faults.failNext(afterWriting: 11, where: { $0.hasSuffix(".journal") })
+                await #expect(throws: EventLogError.diskFull("")) {
+                    try await log.append([LogAppend(topic: "t", key: "k", payload: payload(3))])
+                }
+                #expect(try Self.journalBytes(directory) == 0)
+                #expect(try fileSize(segment) == 3 * Self.size)
 
                 try await appendSequentially(log, topic: "t", range: 4..<6)
             }
@@ -96,6 +103,30 @@ struct DiskFullTests {
             let records = try await Self.reopenedPayloads(directory, count: 5)
             #expect(records.map(\.offset) == [0, 1, 2, 3, 4])
             #expect(records.map(\.payload) == [0, 1, 2, 4, 5].map { payload($0) })
+        }
+    }
+
+    /// On a full disk the journal's copy of what the partition files hold is freed at once, rather than when the
+    /// journal reaches 32 MiB: the partition files are synced, the journal starts a new file, the old one goes.
+    @Test func aRefusedCommitFreesTheJournalsRedundantCopy() async throws {
+        try await withTemporaryDirectory { directory in
+            let faults = FileWriteFaults()
+            let segment = segmentPath(directory, topic: "t")
+            try await withLog(Self.configuration(directory, faults: faults)) { log in
+                try await appendSequentially(log, topic: "t", range: 0..<10)
+                #expect(try Self.journalBytes(directory) > 10 * Self.size)
+                faults.failNext(afterWriting: 5, where: { $0 == segment })
+                await #expect(throws: EventLogError.diskFull("")) {
+                    try await log.append([LogAppend(topic: "t", key: "k", payload: payload(10))])
+                }
+                #expect(try Self.journalBytes(directory) == 0)
+                #expect(try FileManager.default.contentsOfDirectory(atPath: "\(directory)/_journal").count == 1)
+                #expect(log.failure == nil)
+                try await appendSequentially(log, topic: "t", range: 11..<12)
+            }
+            // The records the retired journal held are in the (synced) partition file.
+            let records = try await Self.reopenedPayloads(directory, count: 11)
+            #expect(records.map(\.payload) == (Array(0..<10) + [11]).map { payload($0) })
         }
     }
 
