@@ -284,7 +284,9 @@ struct DiskFullTests {
         // its last checkpoint, which may predate the full disk) neither loses nor doubles anything.
         server.kill9()
         let restarted = try StarlingServer(dataDirectory: directory, extraArguments: arguments)
+        let restarting = ContinuousClock.now
         try await restarted.start()
+        let timeToReady = ContinuousClock.now - restarting
         defer { restarted.stop() }
         try #require(try await Self.caughtUp(restarted), "the restarted processor did not catch up within 60 s")
         #expect(try await Self.eventCounts(restarted) == expected)
@@ -307,7 +309,7 @@ struct DiskFullTests {
             checkpoint failures \(Int(checkpointFailures)); first batch acknowledged \(Self.seconds(timeToResume)) s \
             after freeing space; \
             \(unacknowledged.count) unacknowledged batches retried, all acknowledged; \(batches.count) batches, \
-            \(events) events, each applied exactly once before and after kill -9 and a restart
+            \(events) events, each applied exactly once before and after kill -9 and a restart (ready \(Self.seconds(timeToReady)) s after start)
             """
         )
     }
