@@ -78,4 +78,23 @@ struct StorageFailureAPITests {
             #expect(after["event_count"]?.int == 2)
         }
     }
+
+    /// Catalogue changes go through the same log: 507 while the disk is full, stored once it is not.
+    @Test func aCatalogueChangeRefusedForAFullDiskIs507AndTheRetryIsStored() async throws {
+        let faults = FileWriteFaults()
+        var fixture = APIFixture()
+        fixture.writeFaults = faults
+        try await fixture.run { client, processor in
+            faults.failNext(where: { $0.hasSuffix(".journal") })
+            let refused = try await client.sendJSON(.put, "/v1/items/book-1", #"{"category":"books"}"#)
+            #expect(refused.status.code == 507)
+            #expect(refused.headers[.retryAfter] == "5")
+            #expect(try refused.json["error"]?.string?.contains("full") == true)
+            #expect(try await client.getJSON("/v1/items/book-1").0 == .notFound)
+
+            let stored = try await client.sendJSON(.put, "/v1/items/book-1", #"{"category":"books"}"#)
+            #expect(stored.status == .ok)
+            try await eventually("the entry applied") { try await client.getJSON("/v1/items/book-1").0 == .ok }
+        }
+    }
 }
