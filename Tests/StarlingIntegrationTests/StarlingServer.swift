@@ -102,6 +102,26 @@ final class StarlingServer: @unchecked Sendable {
         return ((response as? HTTPURLResponse)?.statusCode ?? 0, data)
     }
 
+    /// Sends a request; returns the status, the body and the response's headers.
+    func response(_ method: String, _ path: String, body: String? = nil) async throws
+        -> (status: Int, body: Data, headers: [String: String])
+    {
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(self.port)\(path)")!)
+        request.httpMethod = method
+        request.timeoutInterval = 10
+        if let body {
+            request.httpBody = Data(body.utf8)
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        let http = response as? HTTPURLResponse
+        var headers: [String: String] = [:]
+        for (name, value) in http?.allHeaderFields ?? [:] {
+            headers["\(name)".lowercased()] = "\(value)"
+        }
+        return (http?.statusCode ?? 0, data, headers)
+    }
+
     func json(_ method: String, _ path: String, body: String? = nil) async throws -> (Int, JSONValue) {
         let (status, data) = try await self.request(method, path, body: body)
         return (status, try JSONScanner.parse([UInt8](data)))

@@ -6,6 +6,27 @@ import Synchronization
 import Testing
 
 struct CheckpointTests {
+    /// A checkpoint written to a full disk fails with ``EventLogError/diskFull(_:)``, leaves the previous checkpoint
+    /// as it was and no temporary file behind (which would keep holding the space), and the next attempt succeeds
+    /// once there is room. The full disk is real: the temporary file is a link to `/dev/full`, whose writes fail
+    /// with `ENOSPC`.
+    @Test func aCheckpointThatFindsTheDiskFullKeepsThePreviousOne() async throws {
+        let directory = TemporaryDirectory()
+        let store = try FileCheckpointStore(directory: directory.path)
+        let first = Checkpoint(positions: [TopicPartition(topic: "views", partition: 0): 10], engineState: [1], appliedIDs: [])
+        try await store.save(first)
+        let temporary = store.path + ".tmp"
+        try FileManager.default.createSymbolicLink(atPath: temporary, withDestinationPath: "/dev/full")
+
+        let second = Checkpoint(positions: [TopicPartition(topic: "views", partition: 0): 20], engineState: [2], appliedIDs: [])
+        await #expect(throws: EventLogError.diskFull("")) { try await store.save(second) }
+        #expect(try await store.load()?.positions == first.positions)
+        #expect(!FileManager.default.fileExists(atPath: temporary))
+
+        try await store.save(second)
+        #expect(try await store.load()?.positions == second.positions)
+    }
+
     @Test func roundTripsEveryField() throws {
         let checkpoint = Checkpoint(
             positions: [TopicPartition(topic: "views", partition: 1): 42, TopicPartition(topic: "feedback", partition: 0): 7],

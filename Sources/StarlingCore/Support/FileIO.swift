@@ -22,10 +22,22 @@ package enum FileIO {
         }
     }
 
+    /// Opens or creates a file for reading and writing.
+    ///
+    /// - Throws: ``EventLogError/diskFull(_:)`` when the file cannot be created for want of space (`ENOSPC`,
+    ///   `EDQUOT`), ``EventLogError/io(_:)`` on any other failure.
     package static func openForAppend(_ path: String) throws -> Int32 {
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw EventLogError.io(errorMessage("cannot open", path)) }
+        guard fd >= 0 else { throw writeError("cannot open", path) }
         return fd
+    }
+
+    /// `ENOSPC` and `EDQUOT` from a call that writes: ``EventLogError/diskFull(_:)``, which callers may retry once
+    /// space is freed. Any other `errno`: ``EventLogError/io(_:)``. Read `errno` right after the failed call.
+    package static func writeError(_ what: String, _ path: String) -> EventLogError {
+        let code = errno
+        let message = errorMessage(what, path)
+        return code == ENOSPC || code == EDQUOT ? .diskFull(message) : .io(message)
     }
 
     package static func openForReading(_ path: String) throws -> Int32 {
@@ -41,15 +53,17 @@ package enum FileIO {
     }
 
     /// Writes all of `bytes` at `offset`.
-    package static func write(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int, path: String) throws
-       
-    {
+    ///
+    /// - Throws: ``EventLogError/diskFull(_:)`` when the disk is full (`ENOSPC`) or the quota is used up
+    ///   (`EDQUOT`), ``EventLogError/io(_:)`` on any other failure. Part of `bytes` may have been written then: the
+    ///   caller cuts the file back to where the write started.
+    package static func write(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int, path: String) throws {
         var done = 0
         while done < bytes.count {
             let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset + done))
             if n < 0 {
                 if errno == EINTR { continue }
-                throw EventLogError.io(errorMessage("cannot write", path))
+                throw writeError("cannot write", path)
             }
             done += n
         }
@@ -126,6 +140,10 @@ package enum FileIO {
     }
 
     /// Replaces a small file atomically: write a temporary file, sync it, rename it over, sync the directory.
+    ///
+    /// Until the rename the previous file stays as it was, so a failure (a full disk: ``EventLogError/diskFull(_:)``)
+    /// leaves it valid; the temporary file is removed then, so that a failed attempt does not keep holding the space
+    /// it took.
     package static func writeFileAtomically(_ path: String, _ bytes: [UInt8], sync: Bool) throws {
         try self.replaceAtomically(path, sync: sync) { fd, temporary in
             try bytes.withUnsafeBytes { buffer in try write(fd, buffer, at: 0, path: temporary) }
@@ -161,7 +179,7 @@ package enum FileIO {
     ) throws {
         let temporary = path + ".tmp"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw EventLogError.io(errorMessage("cannot create", temporary)) }
+        guard fd >= 0 else { throw writeError("cannot create", temporary) }
         do {
             try write(fd, temporary)
             if sync { try syncData(fd, path: temporary) }
