@@ -26,7 +26,8 @@ private final class Deployment: Sendable {
 
     init(redis: RedisServerProcess, chunkBytes: Int = 8 << 20) {
         self.redis = redis
-        self.client = RedisClient(configuration: redis.configuration(commandTimeout: .milliseconds(500)))
+        // A bound for a loaded machine, not a test of time-outs (RedisClientTests has those).
+        self.client = RedisClient(configuration: redis.configuration(commandTimeout: .seconds(10)))
         let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
         self.store = RedisServingStore(redis: self.client, logger: logger)
         self.exporter = SnapshotExporter(
