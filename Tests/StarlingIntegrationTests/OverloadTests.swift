@@ -60,8 +60,9 @@ struct OverloadTests {
                 }
             }
             let started = ContinuousClock.now
-            try await waitUntil("3 s of overload with 20 batches refused and 20 acknowledged", timeout: .seconds(180)) {
-                ledger.count(.refused) >= 20 && ledger.count(.acknowledged) >= 20 && ContinuousClock.now - started >= .seconds(3)
+            try await waitUntil("3 s of overload with 20 batches refused, 20 acknowledged and 20 reads", timeout: .seconds(180)) {
+                ledger.count(.refused) >= 20 && ledger.count(.acknowledged) >= 20 && reads.withLock { $0.count } >= 20
+                    && ContinuousClock.now - started >= .seconds(3)
             }
             stop.withLock { $0 = true }
             try await group.waitForAll()
