@@ -151,13 +151,13 @@ let package = Package(
         ),
         .testTarget(
             name: "StarlingStreamTests",
-            dependencies: ["StarlingCore", "StarlingEventLog", "StarlingModels", "StarlingStream"]
+            dependencies: ["StarlingCore", "StarlingEventLog", "StarlingModels", "StarlingStream", "StarlingTestSupport"]
         ),
         .testTarget(
             name: "StarlingHTTPTests",
             dependencies: [
                 "StarlingCore", "StarlingEventLog", "StarlingModels", "StarlingStream", "StarlingServing",
-                "StarlingHTTP", "StarlingServer", "StarlingRedis",
+                "StarlingHTTP", "StarlingServer", "StarlingRedis", "StarlingTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

@@ -29,7 +29,8 @@ final class Journal: @unchecked Sendable {
     private let sync: LogSync
     private(set) var sequence: UInt64
     private var fd: Int32
-    private var position: Int
+    /// Bytes written to the current file.
+    private(set) var position: Int
 
     /// One partition's part of a commit.
     struct Chunk {
@@ -65,15 +66,13 @@ final class Journal: @unchecked Sendable {
     }
 
     /// Appends a commit's chunks and syncs the journal; rolls to a new file first when this one is full.
+    ///
+    /// - Throws: ``EventLogError/diskFull(_:)`` when the disk is full: the file is cut back to its last whole chunk,
+    ///   and the next call tries again. Any other error (a failed `fdatasync` above all) leaves the journal's
+    ///   durability in doubt: the log stops.
     func append(_ chunks: [Chunk]) throws {
         if self.position >= Self.rollBytes {
-            let next = self.sequence + 1
-            let fd = try FileIO.openForAppend(Self.path(self.directory, next))
-            try self.sync.directory(self.directory)
-            close(self.fd)
-            self.fd = fd
-            self.sequence = next
-            self.position = 0
+            try self.roll()
         }
         var buffer: [UInt8] = []
         buffer.reserveCapacity(chunks.reduce(0) { $0 + $1.records.count + 64 })
@@ -97,9 +96,28 @@ final class Journal: @unchecked Sendable {
             }
         }
         let path = Self.path(self.directory, self.sequence)
-        try buffer.withUnsafeBytes { try FileIO.write(self.fd, $0, at: self.position, path: path) }
+        do {
+            try buffer.withUnsafeBytes { try self.sync.write(self.fd, $0, at: self.position, path: path) }
+        } catch let error as EventLogError where error == .diskFull("") {
+            // Nothing of this commit is acknowledged: cut off what the failed write stored, so that the file ends
+            // with the last whole chunk and the space is free again. Failing that, the journal's end is unknown.
+            try FileIO.truncate(self.fd, to: self.position, path: path)
+            throw error
+        }
         try self.sync.data(self.fd, path: path)
         self.position += buffer.count
+    }
+
+    /// Continues in a new, empty file, so that the flusher can delete the current one once the partition files
+    /// holding its chunks are synced.
+    func roll() throws {
+        let next = self.sequence + 1
+        let fd = try FileIO.openForAppend(Self.path(self.directory, next))
+        try self.sync.directory(self.directory)
+        close(self.fd)
+        self.fd = fd
+        self.sequence = next
+        self.position = 0
     }
 
     /// Deletes the journal files older than `sequence`: their chunks are all in synced partition files.

@@ -45,6 +45,15 @@ struct LogState {
     var closeWaiters: [CheckedContinuation<Void, Never>] = []
     /// Set when a write or sync failed: the log refuses appends from then on.
     var failure: EventLogError?
+    /// A run of commits refused because the disk was full, since the last commit that succeeded.
+    struct DiskFull {
+        /// The latest refusal.
+        var error: EventLogError
+        var since: ContinuousClock.Instant
+        var refusedAppends = 0
+    }
+    /// Set while the latest commit was refused for a full disk; cleared by the next commit that succeeds.
+    var diskFull: DiskFull?
     /// Segments written since the flusher last synced them (journaled durability only).
     var unflushedSegments: [ObjectIdentifier: Segment] = [:]
     /// Partition directories that gained a segment file since the flusher last synced them.

@@ -79,6 +79,8 @@ final class LogWriter: Sendable {
     /// later append, and no journal file is deleted again, so the next open replays them into the partitions.
     static func flush(log: SegmentedEventLog) {
         guard log.journal != nil else { return }
+        log.flushLock.lock()
+        defer { log.flushLock.unlock() }
         let work = log.lock.withLock { state -> (segments: [Segment], directories: Set<String>, sequence: UInt64)? in
             guard state.failure == nil else { return nil }
             defer {
@@ -113,6 +115,85 @@ final class LogWriter: Sendable {
             "Event log stopped: nothing more is acknowledged; the journal is kept for the next open to replay",
             metadata: ["starling.log.error": "\(failure.message)"]
         )
+    }
+
+    /// Refuses a commit whose write found the disk full, and every append queued behind it, without stopping the log.
+    ///
+    /// A write that fails with `ENOSPC` or `EDQUOT` is not like a failed `fsync`: the kernel said no, nothing of the
+    /// commit is durable or acknowledged, and nothing acknowledged before is in doubt. So the partition files are cut
+    /// back to where the commit started writing (a segment this commit created is removed) — the journal already cut
+    /// itself back — and the log goes on: the next append tries again and succeeds once space is freed. Appends
+    /// queued while this commit ran already hold the offsets after it; they are refused too (a client retries them
+    /// as it retries this one), and every partition's next offset goes back to its last written record, so that
+    /// offsets stay dense. Consumers never saw any of it: they read only up to each segment's committed size.
+    ///
+    /// If a file cannot be cut back the partition's end on disk is unknown, and the log stops as after any other
+    /// failed write.
+    private static func refuse(_ batch: Batch, items: [Item], log: SegmentedEventLog, error: EventLogError) {
+        do {
+            for item in items {
+                if item.rolled {
+                    // Never in the log's state: its descriptor closes with the last reference.
+                    FileIO.remove(item.segment.path)
+                } else {
+                    try FileIO.truncate(item.segment.fd, to: item.position, path: item.segment.path)
+                }
+            }
+        } catch let truncation {
+            let message = (truncation as? EventLogError)?.message ?? "\(truncation)"
+            let failure = EventLogError.stopped("write failed for a full disk, then \(message)")
+            Self.stop(log, failure)
+            batch.waiters.forEach { $0.resume(throwing: log.lock.withLock { $0.failure } ?? failure) }
+            return
+        }
+        let (queued, first) = log.lock.withLock { state -> ([CheckedContinuation<Void, any Error>], Bool) in
+            for id in state.partitions.indices {
+                state.partitions[id].pending = []
+                state.partitions[id].nextOffset = state.partitions[id].segments.last!.nextOffset
+            }
+            state.pendingBytes = 0
+            defer { state.appendWaiters = [] }
+            let refused = batch.waiters.count + state.appendWaiters.count
+            let first = state.diskFull == nil
+            if first { state.diskFull = LogState.DiskFull(error: error, since: .now) }
+            state.diskFull!.error = error
+            state.diskFull!.refusedAppends += refused
+            return (state.appendWaiters, first)
+        }
+        log.logMetrics.diskFullRefusals.increment(by: batch.waiters.count + queued.count)
+        if first {
+            log.logger.error(
+                "Event log refuses appends: the disk is full; nothing of the refused batches was stored, and appends are tried again as they come",
+                metadata: ["starling.log.error": "\(error.message)"]
+            )
+        }
+        // Before answering, so that a client's retry finds the space.
+        Self.retireJournal(log: log)
+        batch.waiters.forEach { $0.resume(throwing: error) }
+        queued.forEach { $0.resume(throwing: error) }
+    }
+
+    /// Frees the space the journal holds, on a full disk: everything it holds is also in the partition files, so
+    /// once those are synced it is redundant. The flusher would delete it only once it reached
+    /// ``Journal/rollBytes`` (32 MiB) and rolled — on a small disk, half of what the log stores. So the writer
+    /// syncs the partition files, starts a new journal file and deletes the old ones, as the flusher does after a
+    /// roll; the clients' retries then find that space. A failed sync stops the log, as in ``flush(log:)``; a new
+    /// journal file that cannot be created leaves everything as it was.
+    private static func retireJournal(log: SegmentedEventLog) {
+        guard let journal = log.journal, journal.position > 0 else { return }
+        Self.flush(log: log)
+        guard log.lock.withLock({ $0.failure }) == nil else { return }
+        do {
+            try journal.roll()
+        } catch let error as EventLogError where error == .diskFull("") {
+            return
+        } catch {
+            let message = (error as? EventLogError)?.message ?? "\(error)"
+            Self.stop(log, .stopped("cannot start a new journal file: \(message)"))
+            return
+        }
+        log.lock.withLock { $0.journalSequence = journal.sequence }
+        Self.flush(log: log)
     }
 
     /// Starts the flusher thread, which ends once the log is closed; none with manual maintenance.
@@ -183,7 +264,7 @@ final class LogWriter: Sendable {
                 }
                 let item = items[k]
                 try item.bytes.withUnsafeBytes { raw in
-                    try FileIO.write(item.segment.fd, raw, at: item.position, path: item.segment.path)
+                    try log.sync.write(item.segment.fd, raw, at: item.position, path: item.segment.path)
                 }
                 items[k].index = Self.indexEntries(
                     item.bytes,
@@ -203,12 +284,24 @@ final class LogWriter: Sendable {
                     }
                 )
             }
+        } catch let error as EventLogError where error == .diskFull("") {
+            Self.refuse(batch, items: items, log: log, error: error)
+            return
         } catch {
             let message = (error as? EventLogError)?.message ?? "\(error)"
             let failure = EventLogError.stopped(sync ? "write or fsync failed: \(message)" : "write failed: \(message)")
             Self.stop(log, failure)
             batch.waiters.forEach { $0.resume(throwing: log.lock.withLock { $0.failure } ?? failure) }
             return
+        }
+        if let episode = log.lock.withLock({ state in defer { state.diskFull = nil }; return state.diskFull }) {
+            log.logger.info(
+                "Event log accepts appends again: space was freed",
+                metadata: [
+                    "starling.log.refused_appends": "\(episode.refusedAppends)",
+                    "starling.log.disk_full_seconds": "\((ContinuousClock.now - episode.since).fractionalSeconds)",
+                ]
+            )
         }
         log.logMetrics.syncDuration.recordNanoseconds((ContinuousClock.now - syncStart).wholeNanoseconds)
         log.logMetrics.commitBatchBytes.record(items.reduce(0) { $0 + $1.bytes.count })

@@ -43,6 +43,8 @@ extension SegmentedEventLog {
         package var maintenance: Maintenance = .periodic
         /// Scripted `fsync` failures, for tests; `nil` in production.
         package var syncFaults: FileSyncFaults?
+        /// Scripted full-disk write failures, for tests; `nil` in production.
+        package var writeFaults: FileWriteFaults?
         /// The wall clock, in nanoseconds since the epoch: stamps appends and decides age-based retention.
         package var wallClock: @Sendable () -> Int64 = { WallClock.nanoseconds() }
 

@@ -34,8 +34,12 @@ public final class SegmentedEventLog: EventLog, Service {
     /// The commit journal, used only by the writer thread; `nil` with buffered durability.
     let journal: Journal?
     var journalDirectory: String { "\(self.configuration.directory)/_journal" }
-    /// Every `fsync` of the log goes through here (``FileSyncFaults`` in tests).
+    /// Every write of a commit and every `fsync` of the log goes through here (``FileWriteFaults`` and
+    /// ``FileSyncFaults`` in tests).
     let sync: LogSync
+    /// Held for a whole flush, so that two flushes (the flusher thread's and the writer's, on close or on a full
+    /// disk) never overlap: one must not delete journal files while the other is still syncing their records.
+    let flushLock = NSLock()
     /// What recovery found on open: damaged bytes quarantined, records lost or restored from the journal.
     let recovery: Recovery.Report
     private let metrics: LogMetrics
@@ -56,7 +60,7 @@ public final class SegmentedEventLog: EventLog, Service {
         self.logger = logger
         let metrics = LogMetrics()
         self.metrics = metrics
-        let sync = LogSync(faults: configuration.syncFaults)
+        let sync = LogSync(faults: configuration.syncFaults, writeFaults: configuration.writeFaults)
         self.sync = sync
         try FileIO.makeDirectories(configuration.directory)
         var partitions: [PartitionState] = []
@@ -210,6 +214,14 @@ public final class SegmentedEventLog: EventLog, Service {
         self.lock.withLock { $0.failure }
     }
 
+    /// Why the latest commit was refused, while the disk is full (``EventLogError/diskFull(_:)``); `nil` once a
+    /// commit succeeds again, and while the disk has room.
+    ///
+    /// Unlike ``failure`` this passes by itself: every append tries the disk again.
+    public var diskFull: EventLogError? {
+        self.lock.withLock { $0.diskFull?.error }
+    }
+
     /// The oldest offset still retained in every partition.
     public func startOffsets() -> [TopicPartition: Int64] {
         self.lock.withLock { state in
@@ -307,6 +319,8 @@ struct LogMetrics: Sendable {
     let commitBatchBytes = Recorder(label: "starling_log_commit_batch_bytes")
     /// Writes or syncs that failed and stopped the log (at most one per process lifetime).
     let storageFailures = Counter(label: "starling_log_storage_failures_total")
+    /// Appends refused because a write found the disk full; nothing of them was stored.
+    let diskFullRefusals = Counter(label: "starling_log_disk_full_refused_appends_total")
     /// Set once per pass: sealed segments retention would delete but a retention group has not consumed.
     let retentionHeldSegments = Gauge(label: "starling_log_retention_held_segments")
     /// Damaged bytes recovery moved to the quarantine directory.

@@ -15,6 +15,8 @@ public struct APIComponents<Log: EventLog, Profiles: ProfileStore>: Sendable {
     public var readiness: OperationsController.Readiness
     /// Why the process's event log stopped accepting events, or `nil` (see ``OperationsController``).
     public var storageFailure: @Sendable () -> String?
+    /// Why the event log refuses appends while its disk is full, or `nil` (see ``OperationsController``).
+    public var diskFull: @Sendable () -> String?
     /// Whether recovery finished (ingest opens then); cheaper than ``readiness``, which also computes the lag.
     public var isRecovered: @Sendable () -> Bool
     public var metricsText: @Sendable () -> String
@@ -34,6 +36,7 @@ public struct APIComponents<Log: EventLog, Profiles: ProfileStore>: Sendable {
         recommendations: RecommendationService<Profiles>?,
         readiness: @escaping OperationsController.Readiness,
         storageFailure: @escaping @Sendable () -> String? = { nil },
+        diskFull: @escaping @Sendable () -> String? = { nil },
         metricsText: @escaping @Sendable () -> String,
         isRecovered: (@Sendable () -> Bool)? = nil,
         maxBodyBytes: Int = 16 * 1_024 * 1_024,
@@ -50,6 +53,7 @@ public struct APIComponents<Log: EventLog, Profiles: ProfileStore>: Sendable {
         self.recommendations = recommendations
         self.readiness = readiness
         self.storageFailure = storageFailure
+        self.diskFull = diskFull
         self.isRecovered = isRecovered ?? { readiness().recovered }
         self.metricsText = metricsText
         self.maxBodyBytes = maxBodyBytes
@@ -62,8 +66,9 @@ public func buildRouter<Log: EventLog, Profiles: ProfileStore>(
     _ components: APIComponents<Log, Profiles>
 ) -> Router<BasicRequestContext> {
     let router = Router(context: BasicRequestContext.self)
+    let routeMethods = RouteMethods()
     router.add(middleware: HTTPMetricsMiddleware())
-    router.add(middleware: ErrorBodyMiddleware())
+    router.add(middleware: ErrorBodyMiddleware(routeMethods: routeMethods))
     if let ingest = components.ingest {
         IngestController(
             ingest: ingest,
@@ -78,6 +83,7 @@ public func buildRouter<Log: EventLog, Profiles: ProfileStore>(
     OperationsController(
         readiness: components.readiness,
         storageFailure: components.storageFailure,
+        diskFull: components.diskFull,
         metricsText: components.metricsText
     ).addRoutes(to: router)
     OpenAPIController().addRoutes(to: router)
@@ -99,5 +105,6 @@ public func buildRouter<Log: EventLog, Profiles: ProfileStore>(
             router.delete("/v1/items/:item", use: unavailable)
         }
     }
+    routeMethods.record(router)
     return router
 }

@@ -15,6 +15,8 @@ public enum MetricsHelp {
         "starling_log_commit_batch_bytes": "Bytes written by one group commit.",
         "starling_log_storage_failures_total":
             "Failed writes or fsyncs of the event log; after one the log acknowledges nothing until restarted.",
+        "starling_log_disk_full_refused_appends_total":
+            "Appends the event log refused because a write found the disk full; nothing of them was stored (HTTP 507).",
         "starling_log_retention_held_segments":
             "Sealed segments retention would delete but the processor has not checkpointed yet (last pass).",
         "starling_log_quarantined_bytes_total": "Damaged log bytes recovery moved to the quarantine directory.",

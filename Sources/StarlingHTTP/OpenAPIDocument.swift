@@ -15,8 +15,8 @@ info:
     `PUT`, `POST` and `DELETE` on `/v1/items…`, `POST /v1/models/retrain`) with 503, naming the role that takes them.
 
     Every error is a JSON object `{"error": "…"}` whose message names the parameter or field at fault (for a body,
-    the field, or the line and column of a syntax error). A path that names no route, or a method a path does not
-    take, is answered 404 with the same shape.
+    the field, or the line and column of a syntax error). A path that names no route is answered 404 with the same
+    shape; a method a path does not take, 405 with the same shape and `Allow` listing the methods it takes.
 
     This document is served by the server itself at `GET /openapi.yaml`; `docs/openapi.yaml` in the repository is
     its source (`scripts/embed-openapi` copies it into the binary).
@@ -81,6 +81,8 @@ paths:
           $ref: "#/components/responses/UnsupportedMediaType"
         "503":
           $ref: "#/components/responses/ServiceUnavailable"
+        "507":
+          $ref: "#/components/responses/InsufficientStorage"
 
   /v1/users/{user}:
     get:
@@ -311,6 +313,8 @@ paths:
           $ref: "#/components/responses/UnsupportedMediaType"
         "503":
           $ref: "#/components/responses/ServiceUnavailable"
+        "507":
+          $ref: "#/components/responses/InsufficientStorage"
 
   /v1/items/{item}:
     get:
@@ -360,6 +364,8 @@ paths:
           $ref: "#/components/responses/UnsupportedMediaType"
         "503":
           $ref: "#/components/responses/ServiceUnavailable"
+        "507":
+          $ref: "#/components/responses/InsufficientStorage"
     delete:
       tags: [catalogue]
       operationId: deleteItem
@@ -382,6 +388,8 @@ paths:
           $ref: "#/components/responses/NoRoute"
         "503":
           $ref: "#/components/responses/ServiceUnavailable"
+        "507":
+          $ref: "#/components/responses/InsufficientStorage"
 
   /v1/models:
     get:
@@ -720,6 +728,19 @@ components:
       description: |
         Retry later: the server is still recovering, the log is not keeping up or the stream processor is more than
         `--max-lag` events behind (with `Retry-After`), or this process does not take this request (`--role api`).
+      headers:
+        Retry-After:
+          $ref: "#/components/headers/RetryAfter"
+      content:
+        application/json:
+          schema:
+            $ref: "#/components/schemas/Error"
+
+    InsufficientStorage:
+      description: |
+        The disk holding the data directory is full: nothing of the request was stored, and nothing of it is
+        applied. The server keeps serving reads and takes writes again as soon as space is freed (no restart);
+        retry after `Retry-After` seconds. A request answered 200 before stays durable.
       headers:
         Retry-After:
           $ref: "#/components/headers/RetryAfter"
@@ -1193,6 +1214,12 @@ components:
         error:
           type: string
           description: Why the event log stopped (with `status` `failed` only).
+        disk_full:
+          type: string
+          description: |
+            Present while the event log's latest write found the disk full: events and catalogue changes are
+            answered 507 until space is freed, then taken again without a restart. Reads are still served, so a full
+            disk does not make the process unready (nor `/health` fail): a restart frees no space.
         recovered:
           description: 1 once recovery finished, 0 before.
           enum: [0, 1]

@@ -4,8 +4,16 @@ import NIOCore
 import StarlingCore
 public import StarlingServing
 
+extension HTTPResponse.Status {
+    /// 507: the event log's disk is full (RFC 4918); the request may succeed once space is freed.
+    static let insufficientStorage = Self(code: 507, reasonPhrase: "Insufficient Storage")
+}
+
 /// Building JSON responses.
 public enum Responses {
+    /// `Retry-After` of a 507: freeing space takes an operator or a retention pass, not a moment.
+    static let diskFullRetryAfter = "5"
+
     static func json(_ writer: JSONWriter, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
         var fields = headers
         fields[.contentType] = "application/json"

@@ -68,6 +68,7 @@ public struct ProcessorRole: ServerRole {
             retentionGroups: [processorConfiguration.group]
         )
         logConfiguration.syncFaults = storage.syncFaults
+        logConfiguration.writeFaults = storage.writeFaults
         let log = try SegmentedEventLog.open(configuration: logConfiguration, logger: logger)
         let catalog = ItemCatalog()
         // A processor-only process serves no requests: its precomputed lists go to Redis only.
@@ -185,6 +186,7 @@ public struct ProcessorRole: ServerRole {
             recommendations: servesRecommendations ? recommendations : nil,
             readiness: { (processor.isReady, processor.isRecovered, processor.lag()) },
             storageFailure: { log.failure?.message },
+            diskFull: { log.diskFull?.message },
             metricsText: { MetricsHelp.annotate(metricsText()) },
             isRecovered: { processor.isRecovered },
             maxBodyBytes: configuration.http.maxBodyBytes,

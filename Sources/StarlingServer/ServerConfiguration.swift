@@ -91,6 +91,8 @@ public struct ServerConfiguration: Sendable {
         public var checkpointInterval: Duration
         /// Scripted `fsync` failures of the log, for tests; `nil` in production.
         package var syncFaults: FileSyncFaults?
+        /// Scripted full-disk write failures of the log, for tests; `nil` in production.
+        package var writeFaults: FileWriteFaults?
 
         public init(
             directory: String = "./starling-data",

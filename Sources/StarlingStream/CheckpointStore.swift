@@ -29,8 +29,12 @@ public struct FileCheckpointStore: CheckpointStore {
         }
     }
 
+    /// Writes the checkpoint as a stream (the engine's state is encoded as it is written, never held whole) to a
+    /// temporary file, syncs it and renames it over the previous one.
     public func save(_ checkpoint: Checkpoint) async throws {
-        try FileIO.writeFileAtomically(self.path, checkpoint.encoded(), sync: true)
+        try FileIO.writeFileAtomically(self.path, sync: true, checksumFrom: Checkpoint.checksumFrom) { writer in
+            checkpoint.write(into: &writer)
+        }
     }
 }
 

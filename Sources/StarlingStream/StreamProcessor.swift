@@ -204,10 +204,16 @@ public final class StreamProcessor<Log: EventLog>: Service {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 for await input in checkpointStream {
-                    if await self.writeCheckpoint(input) {
-                        // The group's committed positions follow the checkpoints, for lag monitoring and tools.
-                        try? await consumer.commit(input.positions)
-                    }
+                    let positions = input.positions
+                    let saved = await self.writeCheckpoint(input)
+                    // The snapshot held the state as it was when the checkpoint began; every part the processor
+                    // has written since was copied, and the snapshot's versions are freed with it. Give their
+                    // pages back rather than let the allocator keep them resident (tens of MiB per million
+                    // events otherwise).
+                    _ = consume input
+                    ProcessMemory.releaseFreedMemory()
+                    // The group's committed positions follow the checkpoints, for lag monitoring and tools.
+                    if saved { try? await consumer.commit(positions) }
                 }
             }
             let startPositions = positions
@@ -501,11 +507,7 @@ public final class StreamProcessor<Log: EventLog>: Service {
         self.deduplication.prune(now: .now())
         let checkpoint = Checkpoint(
             positions: input.positions,
-            engineState: { () -> [UInt8] in
-                var writer = BinaryWriter(capacity: 1 << 20)
-                input.engine.encode(into: &writer)
-                return writer.bytes
-            }(),
+            engine: .snapshot(input.engine),
             appliedIDs: input.ids.appliedIDs(),
             catalog: input.catalog
         )

@@ -9,17 +9,36 @@ import Testing
 struct APIContractTests {
     @Test(arguments: [
         (HTTPRequest.Method.get, "/v1/nowhere"),
-        (.patch, "/v1/items/dune"),
+        (.patch, "/v1/nowhere/dune"),
         (.get, "/v1/users/"),
-        (.post, "/health"),
+        (.post, "/v1/users//recommendations"),
     ])
-    func aPathOrMethodWithoutARouteIsAJSON404NamingIt(method: HTTPRequest.Method, path: String) async throws {
+    func aPathWithoutARouteIsAJSON404NamingIt(method: HTTPRequest.Method, path: String) async throws {
         try await APIFixture().run { client, _ in
             let response = try await client.execute(uri: path, method: method)
             #expect(response.status == .notFound)
             #expect(response.headers[.contentType] == "application/json")
             let message = try #require(try response.json["error"]?.string)
             #expect(message.hasPrefix("no route for \(method) \(path):"))
+        }
+    }
+
+    @Test(arguments: [
+        (HTTPRequest.Method.patch, "/v1/items/dune", "GET, PUT, DELETE"),
+        (.post, "/health", "GET"),
+        (.get, "/v1/events", "POST"),
+        (.delete, "/v1/users/u/recommendations", "GET"),
+    ])
+    func aMethodThePathDoesNotTakeIsAJSON405WithAllow(method: HTTPRequest.Method, path: String, allow: String)
+        async throws
+    {
+        try await APIFixture().run { client, _ in
+            let response = try await client.execute(uri: path, method: method)
+            #expect(response.status == .methodNotAllowed)
+            #expect(response.headers[.allow] == allow)
+            #expect(response.headers[.contentType] == "application/json")
+            let message = try #require(try response.json["error"]?.string)
+            #expect(message == "method \(method) not allowed for \(path): it takes \(allow)")
         }
     }
 

@@ -29,6 +29,8 @@ struct APIFixture {
     var readYourWritesTimeout = Duration.seconds(5)
     /// Scripted `fsync` failures of the log.
     var syncFaults: FileSyncFaults? = nil
+    /// Scripted full-disk write failures of the log.
+    var writeFaults: FileWriteFaults? = nil
 
     /// The server's configuration: two partitions per topic, retraining on request only (two epochs) and no
     /// background precomputation, so that tests see only the requests they make.
@@ -45,6 +47,7 @@ struct APIFixture {
             )
         )
         configuration.storage.syncFaults = self.syncFaults
+        configuration.storage.writeFaults = self.writeFaults
         return configuration
     }
 
@@ -111,14 +114,3 @@ extension TestResponse {
     }
 }
 
-/// Polls until `condition` holds, for up to 10 s.
-func eventually(_ what: String, sourceLocation: SourceLocation = #_sourceLocation, _ condition: () async throws -> Bool)
-    async throws
-{
-    let deadline = ContinuousClock.now + .seconds(10)
-    while ContinuousClock.now < deadline {
-        if try await condition() { return }
-        try await Task.sleep(for: .milliseconds(5))
-    }
-    Issue.record("timed out waiting for \(what)", sourceLocation: sourceLocation)
-}

@@ -7,6 +7,7 @@ import StarlingEventLog
 import StarlingHTTP
 import StarlingServing
 import StarlingStream
+import StarlingTestSupport
 import Testing
 
 struct CacheAPITests {

@@ -5,6 +5,7 @@ import NIOCore
 import StarlingCore
 import StarlingEventLog
 import StarlingStream
+import StarlingTestSupport
 import Testing
 
 struct IngestAPITests {

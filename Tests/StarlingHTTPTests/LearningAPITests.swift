@@ -1,10 +1,11 @@
 import HTTPTypes
-import NIOCore
 import Hummingbird
 import HummingbirdTesting
+import NIOCore
 import StarlingCore
 import StarlingEventLog
 import StarlingStream
+import StarlingTestSupport
 import Testing
 
 struct LearningAPITests {

@@ -4,6 +4,7 @@ import HummingbirdTesting
 import StarlingCore
 import StarlingEventLog
 import StarlingStream
+import StarlingTestSupport
 import Testing
 
 struct ServingAPITests {

@@ -18,8 +18,7 @@ struct OverloadTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         // At most 50 records behind, at most 200 events waiting (4 × 50): 24 clients of 100-event batches outrun it.
         let server = try StarlingServer(dataDirectory: directory, extraArguments: ["--max-lag", "50", "--partitions", "2"])
-        try await server.start()
-        defer { server.stop() }
+        _ = try await server.start()
 
         let users = (0..<40).map { "o\($0)" }
         let ledger = IngestLedger()
@@ -110,5 +109,6 @@ struct OverloadTests {
             #expect(status == 200)
             #expect(profile["event_count"]?.int == sent, "\(user): \(profile["event_count"]?.int ?? -1) events applied, \(sent) acknowledged")
         }
+        try await server.stop()
     }
 }

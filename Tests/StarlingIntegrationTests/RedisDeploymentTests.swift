@@ -35,16 +35,6 @@ struct RedisDeploymentTests {
         )
     }
 
-    /// Polls `condition` every 20 ms for up to 15 s.
-    private static func eventually(_ what: String, _ condition: () async throws -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(15)
-        while ContinuousClock.now < deadline {
-            if try await condition() { return }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        throw TestSupportError("timed out waiting for \(what)")
-    }
-
     private static func directory() -> String {
         FileManager.default.temporaryDirectory.appendingPathComponent("starling-redis-\(UUID())").path
     }
@@ -73,7 +63,7 @@ struct RedisDeploymentTests {
         #expect(try await api.request("POST", "/v1/models/retrain").0 == 503)
 
         #expect(try await owner.request("POST", "/v1/events", body: Self.seed()).0 == 200)
-        try await Self.eventually("the API process serves the seeded user") {
+        try await eventually("the API process serves the seeded user") {
             let served = try await Self.list(api)
             return served.profileVersion == 1 && served.items.first == "ronin"
         }
@@ -95,7 +85,7 @@ struct RedisDeploymentTests {
 
         // An item made unavailable leaves the API process's lists, cached or not, within the catalogue poll.
         #expect(try await owner.request("PUT", "/v1/items/thief", body: #"{"available":false}"#).0 == 200)
-        try await Self.eventually("the catalogue change reaches the API process") {
+        try await eventually("the catalogue change reaches the API process") {
             try await !Self.list(api).items.contains("thief")
         }
         for _ in 0..<10 { #expect(try await !Self.list(api).items.contains("thief")) }
@@ -119,7 +109,7 @@ struct RedisDeploymentTests {
         // Events are still accepted by the log's owner, and reach the API process once Redis is back.
         #expect(try await owner.request("POST", "/v1/events", body: #"{"events":[{"type":"like","user":"me","item":"p1"}]}"#).0 == 200)
         try await redis.start()
-        try await Self.eventually("the API process reflects the event sent while Redis was down") {
+        try await eventually("the API process reflects the event sent while Redis was down") {
             let served = try await Self.list(api)
             #expect(served.status == 200)
             return served.profileVersion == 3 && !served.items.contains("p1")
@@ -141,7 +131,7 @@ struct RedisDeploymentTests {
 
         // The precompute job fills the default list (count 10) of every active user in Redis.
         let client = RedisClient(configuration: redis.configuration())
-        try await Self.eventually("precomputed lists") {
+        try await eventually("precomputed lists") {
             let me = try await client.send(["HLEN", "starling:lists:me"]).integer
             let other = try await client.send(["HLEN", "starling:lists:a24"]).integer
             return me == 1 && other == 1
@@ -156,8 +146,8 @@ struct RedisDeploymentTests {
         let (_, metrics) = try await api.request("GET", "/metrics")
         let text = String(decoding: metrics, as: UTF8.self)
         #expect(text.contains(#"starling_cache_requests_total{layer="shared",result="hit"} 1"#), "\(text)")
-        try expectPromtoolAccepts(metrics)
-        try expectPromtoolAccepts(try await processor.request("GET", "/metrics").1)
+        try await expectPromtoolAccepts(metrics)
+        try await expectPromtoolAccepts(try await processor.request("GET", "/metrics").1)
     }
 
     @Test func aClientThatPostsToTheOwnerAndReadsFromAnAPIProcessAlwaysSeesItsLastEvent() async throws {
@@ -181,7 +171,7 @@ struct RedisDeploymentTests {
         )
         try await api.start()
         #expect(try await owner.request("POST", "/v1/events", body: #"{"events":[{"type":"like","user":"late","item":"heat"}]}"#).0 == 200)
-        try await Self.eventually("a user who appeared after the API process started gets neighbours") {
+        try await eventually("a user who appeared after the API process started gets neighbours") {
             // The replica learns the same events in the same order, but is not bit-identical to the owner's
             // engine (hash-order tie-breaks and the negative sampler differ per process): both neighbours lead.
             Set(try await Self.list(api, "late").items.prefix(2)) == ["ronin", "thief"]

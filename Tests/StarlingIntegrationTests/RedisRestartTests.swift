@@ -22,11 +22,9 @@ struct RedisRestartTests {
             dataDirectory: directory,
             extraArguments: ["--redis", redis.url, "--snapshot-seconds", "1", "--partitions", "2"]
         )
-        try await owner.start()
-        defer { owner.stop() }
+        _ = try await owner.start()
         let api = try StarlingServer(dataDirectory: directory + "-api", extraArguments: ["--role", "api", "--redis", redis.url])
-        try await api.start()
-        defer { api.stop() }
+        _ = try await api.start()
 
         // "early" users act only before Redis is killed: after the restart nothing new of theirs is published, so
         // only a republish of everything brings them back. "steady" users act throughout.
@@ -151,5 +149,7 @@ struct RedisRestartTests {
                 + "\(ledger.count(.refused)) refused; API process caught up \(recovery) after the restart "
                 + "(\(caughtUp) after the owner had applied everything); \(probed.count) probes, slowest \(probed.slowest) s"
         )
+        try await api.stop()
+        try await owner.stop()
     }
 }

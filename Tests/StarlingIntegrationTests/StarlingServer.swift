@@ -32,7 +32,9 @@ final class StarlingServer: @unchecked Sendable {
         self.extraArguments = extraArguments
     }
 
-    func start() async throws {
+    /// Starts the binary and waits until `/ready` answers 200; returns the time from launch to ready.
+    @discardableResult
+    func start() async throws -> Duration {
         guard FileManager.default.isExecutableFile(atPath: Self.binaryPath) else {
             throw ServerError("no starling binary at \(Self.binaryPath): run `swift build` first (scripts/test does)")
         }
@@ -42,40 +44,47 @@ final class StarlingServer: @unchecked Sendable {
             ["serve", "--port", "\(self.port)", "--data-dir", self.dataDirectory, "--log-level", "warning"]
             + self.extraArguments
         process.standardOutput = FileHandle.nullDevice
+        let launched = ContinuousClock.now
         try process.run()
         self.process = process
-        let deadline = ContinuousClock.now + .seconds(30)
+        let port = self.port
+        let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {
+            guard process.isRunning else { throw ServerError("the server on port \(port) exited while starting") }
             // A raw connection that the client closes: readiness polls leave no connection behind on the server.
-            if let connection = try? RawConnection(port: self.port) {
+            // Its blocking reads run on a thread of their own, not on the cooperative pool.
+            let ready = await onOwnThread { () -> Bool in
+                guard let connection = try? RawConnection(port: port) else { return false }
                 connection.send("GET /ready HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
                 let (response, _) = connection.readUntilClosed(timeout: .seconds(10))
                 connection.close()
-                if response.hasPrefix("HTTP/1.1 200") { return }
+                return response.hasPrefix("HTTP/1.1 200")
             }
+            if ready { return ContinuousClock.now - launched }
             try await Task.sleep(for: .milliseconds(20))
         }
-        throw ServerError("server on port \(self.port) did not become ready")
+        throw ServerError("server on port \(port) did not become ready within 60 s")
     }
 
-    /// Kills the server with SIGKILL: no shutdown, no flush, no final checkpoint.
-    func kill9() {
+    /// Kills the server with SIGKILL (no shutdown, no flush, no final checkpoint) and waits until it has exited.
+    func kill9() async throws {
         guard let process = self.process else { return }
         kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
         self.process = nil
+        try await waitForExit(of: process)
     }
 
-    /// Stops the server with SIGTERM and waits for it to exit.
-    func stop() {
+    /// Stops the server with SIGTERM and waits until it has exited.
+    func stop() async throws {
         guard let process = self.process else { return }
         process.terminate()
-        process.waitUntilExit()
         self.process = nil
+        try await waitForExit(of: process)
     }
 
+    /// A server the test did not stop (it failed before) is killed; nothing waits for it.
     deinit {
-        self.kill9()
+        if let process = self.process { kill(process.processIdentifier, SIGKILL) }
     }
 
     /// Sends a request; returns the status and the body.
@@ -140,6 +149,26 @@ final class StarlingServer: @unchecked Sendable {
         return nil
     }
 
+    /// Sends a request; returns the status, the body and the response's headers.
+    func response(_ method: String, _ path: String, body: String? = nil) async throws
+        -> (status: Int, body: Data, headers: [String: String])
+    {
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(self.port)\(path)")!)
+        request.httpMethod = method
+        request.timeoutInterval = 10
+        if let body {
+            request.httpBody = Data(body.utf8)
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        let http = response as? HTTPURLResponse
+        var headers: [String: String] = [:]
+        for (name, value) in http?.allHeaderFields ?? [:] {
+            headers["\(name)".lowercased()] = "\(value)"
+        }
+        return (http?.statusCode ?? 0, data, headers)
+    }
+
     func json(_ method: String, _ path: String, body: String? = nil) async throws -> (Int, JSONValue) {
         let (status, data) = try await self.request(method, path, body: body)
         return (status, try JSONScanner.parse([UInt8](data)))
@@ -152,7 +181,7 @@ struct ServerError: Error, CustomStringConvertible {
 }
 
 /// Checks a metrics exposition with `promtool check metrics` (every metric needs HELP and TYPE lines).
-func expectPromtoolAccepts(_ metrics: Data, sourceLocation: SourceLocation = #_sourceLocation) throws {
+func expectPromtoolAccepts(_ metrics: Data, sourceLocation: SourceLocation = #_sourceLocation) async throws {
     let promtool = "/usr/bin/promtool"
     try #require(
         FileManager.default.isExecutableFile(atPath: promtool),
@@ -170,13 +199,16 @@ func expectPromtoolAccepts(_ metrics: Data, sourceLocation: SourceLocation = #_s
     try process.run()
     input.fileHandleForWriting.write(metrics)
     try input.fileHandleForWriting.close()
-    process.waitUntilExit()
-    let report = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    let reader = output.fileHandleForReading
+    let report = String(decoding: await onOwnThread { reader.readDataToEndOfFile() }, as: UTF8.self)
+    try await waitForExit(of: process)
     #expect(process.terminationStatus == 0, "promtool: \(report)", sourceLocation: sourceLocation)
 }
 
 /// A raw TCP connection to the server: what a stalled or idle client looks like.
-final class RawConnection {
+///
+/// Its reads block; tests run them with `onOwnThread`, one at a time (hence `@unchecked Sendable`).
+final class RawConnection: @unchecked Sendable {
     private var descriptor: Int32
 
     init(port: Int) throws {

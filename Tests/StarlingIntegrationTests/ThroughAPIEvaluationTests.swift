@@ -2,6 +2,7 @@ import Foundation
 import StarlingCore
 import StarlingEvaluation
 import StarlingModels
+import StarlingTestSupport
 import Testing
 
 /// Evaluation through the front door: the protocols drive the real binary through its public HTTP API.
@@ -37,12 +38,9 @@ struct ThroughAPIEvaluationTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let server = try StarlingServer(dataDirectory: directory, extraArguments: ["--cache-ttl-seconds", "0"])
         try await server.start()
-        defer { server.stop() }
 
         let events = Self.syntheticRatings()
-        let recommender = try APIRecommender(url: "http://127.0.0.1:\(server.port)")
-        let row = PrequentialEvaluation().run(events: events, source: .blend) { recommender }
-        let report = recommender.report
+        let (row, report) = try await Self.replayThroughAPI(events, port: server.port)
 
         #expect(report.failure == nil)
         #expect(report.eventsPosted == events.count)
@@ -66,25 +64,23 @@ struct ThroughAPIEvaluationTests {
             extraArguments: ["--cache-ttl-seconds", "0", "--partitions", "1"]
         )
         try await server.start()
-        defer { server.stop() }
 
         let events = Self.syntheticRatings()
-        let recommender = try APIRecommender(url: "http://127.0.0.1:\(server.port)")
-        let api = PrequentialEvaluation().run(events: events, source: .blend) { recommender }
+        let (api, report) = try await Self.replayThroughAPI(events, port: server.port)
         let inProcess = PrequentialEvaluation().run(events: events, source: .blend) { RecommendationEngine() }
 
-        #expect(recommender.report.failure == nil)
+        #expect(report.failure == nil)
         #expect(api.evaluated == inProcess.evaluated)
         // Lists that did not yet reflect the user's last events (the processor applies them asynchronously) may
         // differ; with none behind, the two replays are the same computation.
-        let behind = recommender.report.listsBehind
+        let behind = report.listsBehind
         #expect(
             abs(api.ndcgAt10 - inProcess.ndcgAt10) <= 0.005 + Double(behind) / Double(max(api.evaluated, 1)),
             "NDCG@10 through the API \(api.ndcgAt10), in process \(inProcess.ndcgAt10), \(behind) lists behind"
         )
     }
 
-    @Test func starlingEvalThroughAPIStartsAServerAndWritesTheSameRows() throws {
+    @Test func starlingEvalThroughAPIStartsAServerAndWritesTheSameRows() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("starling-api-eval-\(UUID())").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -93,7 +89,7 @@ struct ThroughAPIEvaluationTests {
         }
         try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: directory + "/u.data"))
 
-        let (status, output) = try Self.run([
+        let (status, output) = try await Self.run([
             "eval", directory + "/u.data", "--protocol", "prequential", "--through-api",
             "--server-arg=--cache-ttl-seconds=0", "--json", directory + "/api.json",
         ])
@@ -106,14 +102,26 @@ struct ThroughAPIEvaluationTests {
         #expect(output.contains("prequential through the API: 800 events posted"))
     }
 
-    @Test func evalThroughAPIRefusesSourcesTheAPIDoesNotServe() throws {
-        let (status, output) = try Self.run(["eval", "/nonexistent.data", "--through-api", "--source", "embedding"])
+    @Test func evalThroughAPIRefusesSourcesTheAPIDoesNotServe() async throws {
+        let (status, output) = try await Self.run(["eval", "/nonexistent.data", "--through-api", "--source", "embedding"])
         #expect(status != 0)
         #expect(output.contains("the API serves the blend only"), "\(output)")
     }
 
+    /// Replays `events` prequentially through the API of the server on `port`. The replay's HTTP calls block, so it
+    /// runs on a thread of its own, not on the cooperative pool.
+    static func replayThroughAPI(_ events: [Event], port: Int) async throws -> (EvaluationRow, APIRecommender.Report) {
+        try await onOwnThread { () -> Result<(EvaluationRow, APIRecommender.Report), APIClientError> in
+            Result { () throws(APIClientError) in
+                let recommender = try APIRecommender(url: "http://127.0.0.1:\(port)")
+                let row = PrequentialEvaluation().run(events: events, source: .blend) { recommender }
+                return (row, recommender.report)
+            }
+        }.get()
+    }
+
     /// Runs the binary; returns its exit status and its standard output and error.
-    static func run(_ arguments: [String]) throws -> (Int32, String) {
+    static func run(_ arguments: [String]) async throws -> (Int32, String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: StarlingServer.binaryPath)
         process.arguments = arguments
@@ -121,8 +129,9 @@ struct ThroughAPIEvaluationTests {
         process.standardOutput = output
         process.standardError = output
         try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+        let reader = output.fileHandleForReading
+        let data = await onOwnThread { reader.readDataToEndOfFile() }
+        try await waitForExit(of: process)
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 }

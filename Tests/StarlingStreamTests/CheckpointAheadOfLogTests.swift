@@ -2,6 +2,7 @@ import Foundation
 import StarlingCore
 import StarlingEventLog
 import StarlingStream
+import StarlingTestSupport
 import Testing
 
 /// Issue 9, part 3: a checkpoint whose positions lie beyond the end of the log — recovery truncated a partition

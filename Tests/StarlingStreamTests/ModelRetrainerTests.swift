@@ -2,6 +2,7 @@ import StarlingCore
 import StarlingEventLog
 import StarlingModels
 import StarlingStream
+import StarlingTestSupport
 import Testing
 
 struct ModelRetrainerTests {

@@ -1,6 +1,7 @@
 import StarlingCore
 import StarlingEventLog
 import StarlingStream
+import StarlingTestSupport
 import Synchronization
 import Testing
 

@@ -1,6 +1,7 @@
 import StarlingCore
 import StarlingEventLog
 import StarlingStream
+import StarlingTestSupport
 import Testing
 
 /// Issue 9, part 3: retention must never delete what the processor has not checkpointed — it replays from its

@@ -2,6 +2,7 @@ import StarlingCore
 import StarlingEventLog
 import StarlingModels
 import StarlingStream
+import StarlingTestSupport
 import Synchronization
 import Testing
 
@@ -124,7 +125,7 @@ struct StreamProcessorTests {
         let checkpoints = MemoryCheckpointStore()
         try await checkpoints.save(
             Checkpoint(
-                decoding: formatThreeCheckpoint(positions: [:], profiles: Array(profiles.values), engineState: state.bytes)
+                decoding: legacyCheckpoint(format: 3, positions: [:], profiles: Array(profiles.values), engineState: state.bytes)
             )
         )
 

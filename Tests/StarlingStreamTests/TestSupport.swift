@@ -4,6 +4,7 @@ import StarlingCore
 import StarlingEventLog
 import StarlingModels
 import StarlingStream
+
 import Testing
 
 /// A temporary directory removed when the test ends.
@@ -50,44 +51,33 @@ func withRunningProcessor<R>(
     }
 }
 
-/// Polls `condition` every 5 ms for up to `seconds`; records an issue on time-out.
-func eventually(
-    _ what: String,
-    seconds: Double = 10,
-    sourceLocation: SourceLocation = #_sourceLocation,
-    _ condition: () async throws -> Bool
-) async throws {
-    let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1_000))
-    while ContinuousClock.now < deadline {
-        if try await condition() { return }
-        try await Task.sleep(for: .milliseconds(5))
-    }
-    Issue.record("timed out waiting for \(what)", sourceLocation: sourceLocation)
-}
-
 func event(_ type: EventType, user: String, item: String?, id: String? = nil, at ms: Int64, value: Double? = nil) -> Event {
     Event(type: type, user: user, item: item, id: id, timestamp: EventTime(milliseconds: ms), value: value)
 }
 
-/// A checkpoint in format 3, as written before the profiles moved into the engine's state: positions, profiles,
-/// engine state, applied ids, an empty catalogue and the CRC-32C.
-func formatThreeCheckpoint(
+/// A checkpoint in format 3 or 4, as written before the engine's state moved to the end: positions, (in format 3,
+/// from before the profiles moved into the engine's state) profiles, engine state with its length, applied ids, an
+/// empty catalogue and the CRC-32C.
+func legacyCheckpoint(
+    format: UInt8,
     positions: [TopicPartition: Int64],
-    profiles: [UserProfile],
+    profiles: [UserProfile] = [],
     engineState: [UInt8],
     appliedIDs: [(id: String, time: Int64)] = []
 ) -> [UInt8] {
     var w = BinaryWriter(capacity: 256)
     w.write(UInt32(0x4B43_5453))
-    w.write(UInt8(3))
+    w.write(format)
     w.writeVarint(UInt64(positions.count))
     for (partition, offset) in positions {
         w.write(partition.topic)
         w.writeVarint(UInt64(partition.partition))
         w.write(offset)
     }
-    w.writeVarint(UInt64(profiles.count))
-    for profile in profiles { profile.encode(into: &w) }
+    if format == 3 {
+        w.writeVarint(UInt64(profiles.count))
+        for profile in profiles { profile.encode(into: &w) }
+    }
     w.write(lengthPrefixed: engineState)
     w.writeVarint(UInt64(appliedIDs.count))
     for (id, time) in appliedIDs {

@@ -68,6 +68,7 @@ def operation_names(operation):
 BODY_WORDS = ("line ", "column ", "body", "JSON", "expected")
 PER_STATUS_WORDS = {
     404: ("unknown ", "no route for "),
+    405: ("not allowed for ",),
     409: ("already running",),
     413: ("limit", "at most"),
     415: ("Content-Type",),

@@ -125,6 +125,7 @@ public struct EventLogError: Error, Hashable, Sendable, CustomStringConvertible 
         case configuration
         case recordTooLarge
         case stopped
+        case diskFull
     }
 
     private let code: Code
@@ -162,6 +163,16 @@ public struct EventLogError: Error, Hashable, Sendable, CustomStringConvertible 
             .stopped,
             "the event log has stopped accepting events after a storage failure (\(reason)); "
                 + "nothing more is acknowledged until the server is restarted"
+        )
+    }
+    /// A write was refused because the disk is full (`ENOSPC`) or the quota is used up (`EDQUOT`): nothing of the
+    /// batch was stored or acknowledged, and what the failed write left behind was cut off. Unlike
+    /// ``stopped(_:)`` this passes: the next append tries again, and succeeds once space is freed.
+    public static func diskFull(_ message: String) -> Self {
+        Self(
+            .diskFull,
+            "the disk holding the data directory is full (\(message)); nothing of this batch was stored: "
+                + "retry once space is freed"
         )
     }
     /// The log's files do not match its configuration.

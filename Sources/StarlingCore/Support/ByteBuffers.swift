@@ -1,14 +1,63 @@
+/// Where a streaming ``BinaryWriter`` hands its bytes, a chunk at a time.
+///
+/// A sink does not throw: one that fails (a full disk) remembers the failure, ignores what follows, and its owner
+/// checks it once the writing is done.
+public protocol BinaryWriterSink: AnyObject, Sendable {
+    func consume(_ bytes: UnsafeRawBufferPointer)
+}
+
 /// Appends little-endian binary values to a growable byte array.
 ///
-/// The building block of every binary format Starling writes: log records, event payloads and checkpoints.
+/// The building block of every binary format Starling writes: log records, event payloads and checkpoints. A writer
+/// made with ``init(streamingTo:chunkSize:)`` keeps at most about one chunk: ``flushIfFull()`` (called by encoders
+/// between the elements of large collections) and the array writers hand what was written to its sink, so that
+/// encoding a large state (a checkpoint) never holds the whole encoding in memory.
 public struct BinaryWriter: Sendable {
-    /// The bytes written so far.
+    /// The bytes written so far (for a streaming writer: since the last hand-over to its sink).
     public var bytes: [UInt8]
+    private let sink: (any BinaryWriterSink)?
+    private let chunkSize: Int
 
     /// Creates a writer, reserving `capacity` bytes.
     public init(capacity: Int = 256) {
         self.bytes = []
         self.bytes.reserveCapacity(capacity)
+        self.sink = nil
+        self.chunkSize = .max
+    }
+
+    /// Creates a writer that hands its bytes to `sink` about every `chunkSize` bytes; ``flush()`` hands over the
+    /// rest.
+    public init(streamingTo sink: some BinaryWriterSink, chunkSize: Int = 1 << 20) {
+        precondition(chunkSize > 0, "chunkSize must be positive")
+        self.bytes = []
+        self.bytes.reserveCapacity(chunkSize)
+        self.sink = sink
+        self.chunkSize = chunkSize
+    }
+
+    /// Hands the bytes written so far to the sink once they fill a chunk; does nothing without a sink.
+    @inline(__always)
+    public mutating func flushIfFull() {
+        if self.bytes.count >= self.chunkSize { self.flush() }
+    }
+
+    /// Hands every byte written so far to the sink; does nothing without a sink.
+    public mutating func flush() {
+        guard let sink = self.sink, !self.bytes.isEmpty else { return }
+        self.bytes.withUnsafeBytes { sink.consume($0) }
+        self.bytes.removeAll(keepingCapacity: true)
+    }
+
+    /// Appends `raw`; a streaming writer hands a run of at least a chunk straight to its sink, uncopied.
+    private mutating func append(run raw: UnsafeRawBufferPointer) {
+        if let sink = self.sink, raw.count >= self.chunkSize {
+            self.flush()
+            sink.consume(raw)
+        } else {
+            self.bytes.append(contentsOf: raw)
+            self.flushIfFull()
+        }
     }
 
     public mutating func write(_ value: UInt8) {
@@ -67,19 +116,24 @@ public struct BinaryWriter: Sendable {
     /// Writes a varint count followed by the values' little-endian bytes (one copy).
     public mutating func write(floats: [Float]) {
         self.writeVarint(UInt64(floats.count))
-        floats.withUnsafeBytes { self.bytes.append(contentsOf: $0) }
+        floats.withUnsafeBytes { self.append(run: $0) }
     }
 
     /// Writes a varint count followed by the values' little-endian bytes (one copy).
     public mutating func write(doubles: [Double]) {
         self.writeVarint(UInt64(doubles.count))
-        doubles.withUnsafeBytes { self.bytes.append(contentsOf: $0) }
+        doubles.withUnsafeBytes { self.append(run: $0) }
     }
 
     /// Writes a varint count followed by the values' little-endian bytes (one copy).
     public mutating func write(int32s: [Int32]) {
         self.writeVarint(UInt64(int32s.count))
-        int32s.withUnsafeBytes { self.bytes.append(contentsOf: $0) }
+        int32s.withUnsafeBytes { self.append(run: $0) }
+    }
+
+    /// Writes the bytes as they are, without a length: what follows must tell where they end.
+    public mutating func write(unprefixed raw: UnsafeRawBufferPointer) {
+        self.append(run: raw)
     }
 
     /// Writes a varint length followed by the raw bytes.
@@ -214,6 +268,13 @@ public struct BinaryReader {
         let length = try self.readVarint()
         guard length <= UInt64(self.remaining) else { throw BinaryFormatError.truncated }
         return Array(try self.take(Int(length)))
+    }
+
+    /// Reads every byte up to the end of the buffer.
+    public mutating func readRemainingBytes() -> [UInt8] {
+        let rest = UnsafeRawBufferPointer(rebasing: self.buffer[self.position...])
+        self.position = self.buffer.count
+        return Array(rest)
     }
 }
 

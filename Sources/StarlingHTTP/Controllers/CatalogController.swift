@@ -176,6 +176,13 @@ public struct CatalogController<Log: EventLog>: Sendable {
     }
 
     static func unavailable(_ error: EventLogError) -> Response {
+        if error == .diskFull("") {
+            return Responses.error(
+                .insufficientStorage,
+                "catalogue change not accepted: \(error.message)",
+                headers: [.retryAfter: Responses.diskFullRetryAfter]
+            )
+        }
         if error == .stopped("") {
             return Responses.error(.serviceUnavailable, "catalogue change not accepted: \(error.message)")
         }

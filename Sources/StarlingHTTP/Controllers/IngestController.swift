@@ -65,6 +65,15 @@ public struct IngestController<Log: EventLog>: Sendable {
         let result: IngestService<Log>.Result
         do {
             result = try await self.ingest.ingest(entries, receivedAt: receivedAt)
+        } catch let error as EventLogError where error == .diskFull("") {
+            // Nothing of the batch was stored; the log takes appends again as soon as space is freed. The log says so
+            // once when the disk fills and once when it has room again: one line per refused request would flood it.
+            context.logger.debug("Ingest refused: the disk is full", metadata: ["starling.ingest.error": "\(error.message)"])
+            return Responses.error(
+                .insufficientStorage,
+                "events not accepted: \(error.message)",
+                headers: [.retryAfter: Responses.diskFullRetryAfter]
+            )
         } catch let error as EventLogError where error == .stopped("") {
             // Not a retry-later condition: the log acknowledges nothing more until the process is restarted.
             context.logger.error("Ingest refused: the event log has stopped", metadata: ["starling.ingest.error": "\(error.message)"])

@@ -9,6 +9,7 @@ public struct OperationsController: Sendable {
 
     let readiness: Readiness
     let storageFailure: @Sendable () -> String?
+    let diskFull: @Sendable () -> String?
     let metricsText: @Sendable () -> String
 
     /// - Parameters:
@@ -16,14 +17,20 @@ public struct OperationsController: Sendable {
     ///   - storageFailure: Why the process's event log stopped accepting events (a failed `fsync`), or `nil`.
     ///     While it is set `/health` and `/ready` answer 503 with `"status": "failed"` and the reason: the process
     ///     acknowledges nothing more until it is restarted.
+    ///   - diskFull: Why the event log's latest commit was refused while its disk is full, or `nil`. `/ready` reports
+    ///     it as `disk_full` but stays ready, and `/health` ignores it: reads are still served, ingest answers 507
+    ///     until space is freed and then resumes by itself, and restarting or taking the process out of rotation
+    ///     would free no space — it would only stop the reads.
     ///   - metricsText: Renders the Prometheus text exposition.
     public init(
         readiness: @escaping Readiness,
         storageFailure: @escaping @Sendable () -> String? = { nil },
+        diskFull: @escaping @Sendable () -> String? = { nil },
         metricsText: @escaping @Sendable () -> String
     ) {
         self.readiness = readiness
         self.storageFailure = storageFailure
+        self.diskFull = diskFull
         self.metricsText = metricsText
     }
 
@@ -50,6 +57,7 @@ public struct OperationsController: Sendable {
             writer.key("lag")
             writer.value(state.lag)
             if let failure { writer.field("error", failure) }
+            if let diskFull = self.diskFull() { writer.field("disk_full", diskFull) }
             writer.endObject()
             return Responses.json(writer, status: ready ? .ok : .serviceUnavailable)
         }

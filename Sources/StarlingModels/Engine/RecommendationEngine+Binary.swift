@@ -7,14 +7,18 @@ extension RecommendationEngine {
     /// 2 and 3 are still read (as having empty profiles and, for 2, no feedback).
     private static let formatVersion: UInt8 = 5
 
-    /// Appends the engine's learned state (not its configuration) to `w`.
+    /// Appends the engine's learned state (not its configuration) to `w`; a streaming writer is flushed between
+    /// the elements of every large collection, so it never holds much more than a chunk.
     public func encode(into w: inout BinaryWriter) {
         w.write(Self.formatVersion)
         w.write(self.latest.milliseconds)
         w.write(self.eventCount)
         w.write(self.modelVersion)
         w.writeVarint(UInt64(self.itemKeys.count))
-        for key in self.itemKeys { w.write(key.name) }
+        for key in self.itemKeys {
+            w.write(key.name)
+            w.flushIfFull()
+        }
         w.writeVarint(UInt64(self.eventTypes.count))
         for type in self.eventTypes { w.write(type.name) }
         w.writeVarint(UInt64(self.users.count))
@@ -35,6 +39,7 @@ extension RecommendationEngine {
             w.writeVarint(UInt64(state.typeKinds))
             w.writeVarint(UInt64(state.history.count))
             for word in state.history { w.write(word) }
+            w.flushIfFull()
         }
         w.writeVarint(UInt64(self.factors.configuration.dimensions))
         w.write(floats: self.factors.userFactors)
@@ -45,6 +50,7 @@ extension RecommendationEngine {
         for neighbours in self.cooccurrence.neighbours {
             w.write(int32s: neighbours.items)
             w.write(floats: neighbours.weights)
+            w.flushIfFull()
         }
         Self.encode(self.trending, into: &w)
         Self.encode(self.popularity, into: &w)
@@ -55,11 +61,13 @@ extension RecommendationEngine {
             w.write(category)
             Self.encode(scores, into: &w)
             w.write(int32s: scores.items)
+            w.flushIfFull()
         }
         w.writeVarint(UInt64(self.itemCategories.count))
         for (item, category) in self.itemCategories {
             w.write(UInt32(bitPattern: item))
             w.write(category)
+            w.flushIfFull()
         }
         w.write(floats: self.kmeans.centroids)
         w.writeVarint(UInt64(self.kmeans.counts.count))
@@ -69,6 +77,7 @@ extension RecommendationEngine {
             w.write(session)
             w.write(int32s: state.items)
             w.write(state.lastActive)
+            w.flushIfFull()
         }
         if let feedback = self.implicitFoldIn?.feedback {
             w.write(UInt8(1))
@@ -76,6 +85,7 @@ extension RecommendationEngine {
             for row in feedback.users {
                 w.write(int32s: row.ids)
                 w.write(floats: row.signals)
+                w.flushIfFull()
             }
         } else {
             w.write(UInt8(0))
