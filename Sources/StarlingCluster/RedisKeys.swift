@@ -10,6 +10,7 @@
 /// | `{prefix}catalog:changes` | stream | processor | catalogue changes, in the order applied |
 /// | `{prefix}ack:{user}` | hash | ingest (log owner) | `topic/partition` → position past the user's latest acknowledged record there |
 /// | `{prefix}applied` | stream | processor | the events applied, a write slice per entry (``AppliedSlice``), for API processes' model replicas |
+/// | `{prefix}publisher` | string | processor | set when the processor starts publishing every user's state; gone means Redis lost what was published (it restarted empty), so everything is published again |
 public struct RedisKeys: Hashable, Sendable {
     public var prefix: String
 
@@ -25,4 +26,5 @@ public struct RedisKeys: Hashable, Sendable {
     var catalogChanges: String { "\(self.prefix)catalog:changes" }
     func acknowledged(_ user: String) -> String { "\(self.prefix)ack:\(user)" }
     var applied: String { "\(self.prefix)applied" }
+    var publisher: String { "\(self.prefix)publisher" }
 }

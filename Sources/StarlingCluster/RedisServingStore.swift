@@ -13,6 +13,13 @@ public import StarlingStream
 /// queued, coalesced per user (only the latest state matters), and written in pipelines by ``run()``. While Redis is
 /// unreachable the queue keeps the latest state of each changed user and the catalogue changes in order, and
 /// writing resumes once it is back.
+///
+/// The queue is bounded: beyond ``Configuration/userQueueLimit`` users or ``Configuration/sessionQueueLimit``
+/// sessions it is dropped, and once Redis answers every user's and session's state is published again from the
+/// processor (``republish(from:)``); catalogue changes beyond ``Configuration/catalogQueueLimit`` are dropped, and
+/// the next model snapshot carries the whole catalogue. The same full republish runs whenever Redis no longer holds
+/// the `publisher` key written at its start: Redis restarted empty (it keeps nothing on disk) or this is the first
+/// start against it, so users who act no more are not missing from API processes for good.
 public final class RedisServingStore: SharedServingStore, ServingStatePublisher, AcknowledgementSink, Service {
     /// Configuration of a ``RedisServingStore``.
     public struct Configuration: Sendable {
@@ -34,6 +41,16 @@ public final class RedisServingStore: SharedServingStore, ServingStatePublisher,
         /// How long the positions of a user's acknowledged events are kept for read-your-writes. Defaults to 10
         /// minutes.
         public var acknowledgementTimeToLive: Duration
+        /// Most users whose state may wait to be written; beyond, the queued states are dropped and every user's
+        /// state is published again once Redis answers. Defaults to 100,000.
+        public var userQueueLimit: Int
+        /// Most sessions whose items may wait to be written; beyond, as for users. Defaults to 100,000.
+        public var sessionQueueLimit: Int
+        /// Most catalogue changes that may wait to be written; beyond, they are dropped (API processes get them
+        /// with the next model snapshot, which holds the whole catalogue). Defaults to 100,000.
+        public var catalogQueueLimit: Int
+        /// How often the writer checks that Redis still holds what was published. Defaults to 1 second.
+        public var stateCheckInterval: Duration
 
         public init(
             keys: RedisKeys = .init(),
@@ -43,8 +60,17 @@ public final class RedisServingStore: SharedServingStore, ServingStatePublisher,
             catalogStreamLength: Int = 100_000,
             appliedRetention: Duration = .seconds(60),
             appliedQueueLimit: Int = 200_000,
-            acknowledgementTimeToLive: Duration = .seconds(600)
+            acknowledgementTimeToLive: Duration = .seconds(600),
+            userQueueLimit: Int = 100_000,
+            sessionQueueLimit: Int = 100_000,
+            catalogQueueLimit: Int = 100_000,
+            stateCheckInterval: Duration = .seconds(1)
         ) {
+            precondition(userQueueLimit > 0 && sessionQueueLimit > 0 && catalogQueueLimit > 0, "queue limits must be positive")
+            self.userQueueLimit = userQueueLimit
+            self.sessionQueueLimit = sessionQueueLimit
+            self.catalogQueueLimit = catalogQueueLimit
+            self.stateCheckInterval = stateCheckInterval
             self.appliedRetention = appliedRetention
             self.appliedQueueLimit = appliedQueueLimit
             self.acknowledgementTimeToLive = acknowledgementTimeToLive
@@ -68,6 +94,26 @@ public final class RedisServingStore: SharedServingStore, ServingStatePublisher,
         var lastAppliedID: String?
         /// A write of what was taken from the queue is in progress.
         var writing = false
+        /// Every user's and session's state is to be published again (Redis lost it, or queued state was dropped).
+        var republish = false
+        /// The next user (dense id) of the republish in progress; `nil` before it started.
+        var republishCursor: Int?
+        /// Counts the republishes started, so that a page read for one that was restarted meanwhile does not move
+        /// the cursor of the new one.
+        var republishGeneration = 0
+        var republishStarted: ContinuousClock.Instant?
+        var republishedUsers = 0
+        /// This process wrote the `publisher` key once: its absence later means Redis lost it.
+        var publisherKeyWritten = false
+
+        /// Starts a full republish over (or a first one).
+        mutating func startRepublish() {
+            self.republish = true
+            self.republishCursor = nil
+            self.republishGeneration += 1
+            self.republishStarted = nil
+            self.republishedUsers = 0
+        }
     }
 
     public let configuration: Configuration
@@ -78,6 +124,7 @@ public final class RedisServingStore: SharedServingStore, ServingStatePublisher,
     /// The connection ingest records acknowledged events on.
     private let acknowledging: RedisClient
     private let pending = LockedBox(Pending())
+    private let source = LockedBox<(any ServingStateSource)?>(nil)
     private let wake: AsyncStream<Void>.Continuation
     private let wakeups: AsyncStream<Void>
     private let logger: Logger
@@ -85,6 +132,9 @@ public final class RedisServingStore: SharedServingStore, ServingStatePublisher,
     private let droppedApplied = Counter(label: "starling_redis_applied_dropped_total")
     private let acknowledgementFailures = Counter(label: "starling_redis_acknowledgement_failures_total")
     private let publishFailures = Counter(label: "starling_redis_publish_failures_total")
+    private let droppedQueued = Counter(label: "starling_redis_queue_dropped_total")
+    private let republishes = Counter(label: "starling_redis_republishes_total")
+    private let republished = Counter(label: "starling_redis_republished_users_total")
 
     /// - Parameters:
     ///   - redis: The connection of the request path.
@@ -182,25 +232,59 @@ public final class RedisServingStore: SharedServingStore, ServingStatePublisher,
 
     // MARK: - Publishing (processor side)
 
+    /// Where every user's and session's current state is read when all of it has to be published again (the
+    /// processor). Without one, a full republish only writes the `publisher` key.
+    public func republish(from source: any ServingStateSource) {
+        self.source.withLock { $0 = source }
+    }
+
     public func publish(users: [PublishedUser]) {
         guard !users.isEmpty else { return }
-        self.pending.withLock { pending in
+        let dropped = self.pending.withLock { pending -> Int in
             for user in users { pending.users[user.profile.user] = user }
+            guard pending.users.count > self.configuration.userQueueLimit else { return 0 }
+            // The engine holds every user's latest state: publish all of it again rather than queue without bound.
+            let dropped = pending.users.count
+            pending.users = [:]
+            pending.startRepublish()
+            return dropped
         }
+        if dropped > 0 { self.dropped(dropped, "users' states", then: "every user's state is published again once Redis answers") }
         self.wake.yield()
     }
 
     public func publish(sessions: [PublishedSession]) {
         guard !sessions.isEmpty else { return }
-        self.pending.withLock { pending in
+        let dropped = self.pending.withLock { pending -> Int in
             for session in sessions { pending.sessions[session.id] = session.items }
+            guard pending.sessions.count > self.configuration.sessionQueueLimit else { return 0 }
+            let dropped = pending.sessions.count
+            pending.sessions = [:]
+            pending.startRepublish()
+            return dropped
         }
+        if dropped > 0 { self.dropped(dropped, "sessions' items", then: "every session is published again once Redis answers") }
         self.wake.yield()
     }
 
     public func publish(catalogChange: CatalogChange) {
-        self.pending.withLock { $0.catalog.append(catalogChange) }
+        let dropped = self.pending.withLock { pending -> Int in
+            pending.catalog.append(catalogChange)
+            guard pending.catalog.count > self.configuration.catalogQueueLimit else { return 0 }
+            let dropped = pending.catalog.count
+            pending.catalog = []
+            return dropped
+        }
+        if dropped > 0 { self.dropped(dropped, "catalogue changes", then: "API processes get them with the next model snapshot") }
         self.wake.yield()
+    }
+
+    private func dropped(_ count: Int, _ what: String, then: String) {
+        self.droppedQueued.increment(by: count)
+        self.logger.warning(
+            "Redis has been unreachable for too long: dropped the queued \(what); \(then)",
+            metadata: ["starling.redis.dropped": "\(count)"]
+        )
     }
 
     public func publish(applied slice: AppliedSlice) {
@@ -275,25 +359,160 @@ public final class RedisServingStore: SharedServingStore, ServingStatePublisher,
     public var isDrained: Bool {
         self.pending.withLock {
             !$0.writing && $0.users.isEmpty && $0.sessions.isEmpty && $0.catalog.isEmpty && $0.applied.isEmpty
+                && !$0.republish
         }
     }
 
-    /// Writes queued state until graceful shutdown, then writes what is left (once).
+    /// Writes queued state until graceful shutdown, then writes what is left (once). Every
+    /// ``Configuration/stateCheckInterval`` it also checks that Redis still holds the `publisher` key, and publishes
+    /// everything again when it does not.
     public func run() async throws {
         await cancelWhenGracefulShutdown {
-            var backoff = Duration.milliseconds(50)
-            for await _ in self.wakeups {
-                while !Task.isCancelled, !self.isDrained {
-                    if await self.writePending() {
-                        backoff = .milliseconds(50)
-                    } else {
-                        try? await Task.sleep(for: backoff)
-                        backoff = min(backoff * 2, .seconds(2))
+            await withDiscardingTaskGroup { group in
+                // Wakes the writer even when nothing changes, so that an emptied Redis is noticed.
+                group.addTask {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: self.configuration.stateCheckInterval)
+                        self.wake.yield()
                     }
                 }
+                var backoff = Duration.milliseconds(50)
+                var lastCheck: ContinuousClock.Instant?
+                for await _ in self.wakeups {
+                    while !Task.isCancelled {
+                        var succeeded = true
+                        if lastCheck.map({ ContinuousClock.now - $0 >= self.configuration.stateCheckInterval }) ?? true {
+                            succeeded = await self.checkPublishedState()
+                            if succeeded { lastCheck = .now }
+                        }
+                        if succeeded {
+                            if self.isDrained { break }
+                            succeeded = await self.writePending()
+                            if succeeded { succeeded = await self.republishNextPage() }
+                        }
+                        if succeeded {
+                            backoff = .milliseconds(50)
+                        } else {
+                            try? await Task.sleep(for: backoff)
+                            backoff = min(backoff * 2, .seconds(2))
+                        }
+                    }
+                }
+                group.cancelAll()
             }
         }
         _ = await self.writePending()
+    }
+
+    /// Checks that Redis still holds the `publisher` key; starts a full republish when it does not. Returns
+    /// whether Redis answered.
+    private func checkPublishedState() async -> Bool {
+        do {
+            let reply = try await self.publishing.send(["EXISTS", self.configuration.keys.publisher])
+            guard reply.integer == 0 else { return true }
+            let (started, lost) = self.pending.withLock { pending -> (Bool, Bool) in
+                if pending.republish, pending.republishCursor == nil { return (false, false) }
+                pending.startRepublish()
+                return (true, pending.publisherKeyWritten)
+            }
+            if started, lost {
+                self.logger.warning("Redis lost the published serving state (restarted empty?): publishing every user's state again")
+            } else if started {
+                self.logger.info("Publishing every user's state to Redis (none is there yet)")
+            }
+            return true
+        } catch {
+            return false
+        }
+    }
+
+    /// Writes the next page of users of a full republish (the `publisher` key and every session first); returns
+    /// whether the write succeeded or there was nothing to write.
+    private func republishNextPage() async -> Bool {
+        let (due, start, generation) = self.pending.withLock { ($0.republish, $0.republishCursor, $0.republishGeneration) }
+        guard due else { return true }
+        let source = self.source.value
+        let keys = self.configuration.keys
+        do {
+            if start == nil {
+                // The key first: if Redis loses everything again while this runs, the next check starts over.
+                try Self.check([try await self.publishing.send(["SET", keys.publisher, "1"])], "SET of the publisher key")
+                self.pending.withLock {
+                    $0.republishStarted = .now
+                    $0.publisherKeyWritten = true
+                }
+                let sessions = source?.publishedSessions() ?? []
+                let sessionTTL = Array(String(self.configuration.sessionTimeToLive.wholeMilliseconds).utf8)
+                for chunk in stride(from: 0, to: sessions.count, by: self.configuration.pipelineSize) {
+                    let batch = sessions[chunk..<min(sessions.count, chunk + self.configuration.pipelineSize)]
+                    try Self.check(
+                        try await self.publishing.pipeline(
+                            batch.map { session in
+                                [
+                                    Array("SET".utf8), Array(keys.session(session.id).utf8), session.encodedItems(),
+                                    Array("PX".utf8), sessionTTL,
+                                ]
+                            }
+                        ),
+                        "SET of a published session"
+                    )
+                }
+            }
+            var next: Int?
+            var written = 0
+            if let source {
+                let page = source.publishedUsers(from: start ?? 0, limit: self.configuration.pipelineSize)
+                let ttl = Array(String(self.configuration.userTimeToLive.wholeMilliseconds).utf8)
+                if !page.users.isEmpty {
+                    try Self.check(
+                        try await self.publishing.pipeline(
+                            page.users.map { user in
+                                [Array("SET".utf8), Array(keys.user(user.profile.user).utf8), user.encoded(), Array("PX".utf8), ttl]
+                            }
+                        ),
+                        "SET of a published user"
+                    )
+                }
+                written = page.users.count
+                next = page.next
+            }
+            self.republished.increment(by: written)
+            let finished = self.pending.withLock { pending -> (users: Int, duration: Duration)? in
+                guard pending.republish, pending.republishGeneration == generation else { return nil }
+                pending.republishedUsers += written
+                if let next {
+                    pending.republishCursor = next
+                    return nil
+                }
+                pending.republish = false
+                pending.republishCursor = nil
+                return (pending.republishedUsers, pending.republishStarted.map { ContinuousClock.now - $0 } ?? .zero)
+            }
+            if let finished {
+                self.republishes.increment()
+                self.logger.info(
+                    "Published every user's state to Redis again",
+                    metadata: [
+                        "starling.redis.users": "\(finished.users)",
+                        "starling.redis.seconds": "\(finished.duration.fractionalSeconds)",
+                    ]
+                )
+            }
+            return true
+        } catch {
+            self.publishFailures.increment()
+            self.logger.warning(
+                "Publishing serving state to Redis again failed; will retry",
+                metadata: ["starling.redis.error": "\(error)"]
+            )
+            return false
+        }
+    }
+
+    private static func check(_ replies: [RESPValue], _ what: String) throws {
+        if let failure = replies.first(where: { if case .error = $0 { true } else { false } }) {
+            throw RedisError.unexpectedReply("\(what) answered \(failure)")
+        }
     }
 
     /// Writes the queued catalogue changes, then the queued users; returns whether everything taken was written.

@@ -51,6 +51,11 @@ public enum MetricsHelp {
         "starling_precompute_queued_users": "Recently active users waiting for their cached lists to be refreshed.",
         "starling_redis_published_total": "Users' serving states written to Redis for API processes.",
         "starling_redis_publish_failures_total": "Attempts to write serving state to Redis that failed (retried).",
+        "starling_redis_queue_dropped_total":
+            "Queued users' states, sessions and catalogue changes dropped to stay within the queue's bounds while Redis was unreachable (published again from the engine, or with the next snapshot).",
+        "starling_redis_republishes_total":
+            "Times every user's and session's state was published to Redis again (Redis lost it, or queued state was dropped).",
+        "starling_redis_republished_users_total": "Users' states written to Redis by republishes.",
         "starling_snapshot_exports_total": "Model snapshots published to Redis.",
         "starling_snapshot_export_failures_total": "Model snapshot exports to Redis that failed.",
         "starling_snapshot_export_duration_seconds": "Time to publish one model snapshot to Redis.",

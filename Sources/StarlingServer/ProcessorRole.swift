@@ -112,6 +112,8 @@ public struct ProcessorRole: ServerRole {
             publisher: store,
             acknowledgements: acknowledgements
         )
+        // What Redis lost (a restart without persistence) or the publisher dropped is published again from here.
+        store?.republish(from: processor)
         let retrainer = ModelRetrainer(
             log: log,
             processor: processor,

@@ -9,6 +9,10 @@ import StarlingCore
 /// up enough for its events, for at most ``Configuration/timeout``, and is then refused (HTTP 503 with `Retry-After`). Clients that batch and
 /// retry (the SDKs) slow down to what the processor sustains; the lag, and with it freshness, stays bounded.
 ///
+/// A waiting request holds its events in memory, so at most ``Configuration/maxWaiting`` events wait at once: a batch
+/// that would go beyond is refused at once (one batch may always wait). Under sustained overload, memory then stays
+/// bounded by that, not by the number of clients times the time they wait.
+///
 /// The processor calls ``advanced()`` after every batch it applies; waiting requests are resumed there.
 public final class ProcessingBacklog: Sendable {
     /// Configuration of a ``ProcessingBacklog``.
@@ -19,11 +23,16 @@ public final class ProcessingBacklog: Sendable {
         public var maxLag: Int64
         /// How long a batch waits for the processor to catch up before it is refused. Defaults to 2 seconds.
         public var timeout: Duration
+        /// The most events that may wait at once; a batch that would go beyond is refused without waiting (one batch
+        /// may always wait). Defaults to four times ``maxLag`` (20,000).
+        public var maxWaiting: Int64
 
-        public init(maxLag: Int64 = 5_000, timeout: Duration = .seconds(2)) {
+        public init(maxLag: Int64 = 5_000, timeout: Duration = .seconds(2), maxWaiting: Int64? = nil) {
             precondition(maxLag > 0, "maxLag must be positive")
+            precondition((maxWaiting ?? 1) > 0, "maxWaiting must be positive")
             self.maxLag = maxLag
             self.timeout = timeout
+            self.maxWaiting = maxWaiting ?? 4 * maxLag
         }
     }
 
@@ -38,6 +47,8 @@ public final class ProcessingBacklog: Sendable {
         /// Keyed by arrival order.
         var waiters: [UInt64: Waiter] = [:]
         var nextWaiter: UInt64 = 0
+        /// Events of the batches waiting (counted from the moment a batch is let in to wait).
+        var waitingEvents: Int64 = 0
     }
 
     public let configuration: Configuration
@@ -64,16 +75,27 @@ public final class ProcessingBacklog: Sendable {
         self.state.withLock { $0.waiters.count }
     }
 
+    /// Events of the batches waiting (for metrics and tests).
+    public var waitingEvents: Int64 {
+        self.state.withLock { $0.waitingEvents }
+    }
+
     /// Waits until the processor is far enough behind the limit for `events` more records (at least until it is
     /// within the limit), for at most ``Configuration/timeout``.
     ///
-    /// - Returns: whether the batch may be appended (`false`: the processor did not catch up in time).
+    /// - Returns: whether the batch may be appended (`false`: the processor did not catch up in time, or
+    ///   ``Configuration/maxWaiting`` events were waiting already).
     public func admit(events: Int) async -> Bool {
         guard self.lag() > self.configuration.maxLag else { return true }
-        let id = self.state.withLock { state -> UInt64 in
+        let id = self.state.withLock { state -> UInt64? in
+            guard state.waitingEvents == 0 || state.waitingEvents + Int64(events) <= self.configuration.maxWaiting else {
+                return nil
+            }
+            state.waitingEvents += Int64(events)
             state.nextWaiter &+= 1
             return state.nextWaiter
         }
+        guard let id else { return false }
         return await withCheckedContinuation { continuation in
             self.state.withLock {
                 $0.waiters[id] = Waiter(events: Int64(events), continuation: continuation, timeout: nil)
@@ -107,6 +129,7 @@ public final class ProcessingBacklog: Sendable {
                 room -= waiter.events
                 ready.append(waiter)
                 state.waiters[id] = nil
+                state.waitingEvents -= waiter.events
             }
             return ready
         }
@@ -117,7 +140,12 @@ public final class ProcessingBacklog: Sendable {
     }
 
     private func resume(_ id: UInt64, admitted: Bool) {
-        guard let waiter = self.state.withLock({ $0.waiters.removeValue(forKey: id) }) else { return }
+        let removed = self.state.withLock { state -> Waiter? in
+            guard let waiter = state.waiters.removeValue(forKey: id) else { return nil }
+            state.waitingEvents -= waiter.events
+            return waiter
+        }
+        guard let waiter = removed else { return }
         waiter.timeout?.cancel()
         waiter.continuation.resume(returning: admitted)
     }

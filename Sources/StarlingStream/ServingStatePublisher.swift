@@ -111,6 +111,16 @@ public protocol ServingStatePublisher: Sendable {
     func publish(applied: AppliedSlice)
 }
 
+/// The serving state as it is now, for a publisher that has to publish all of it again: its store lost what it
+/// held (Redis restarted empty), or it dropped queued state to stay within its bounds.
+public protocol ServingStateSource: Sendable {
+    /// The published state of the users with dense ids `start..<start + limit`, and the first id after them
+    /// (`nil` once every user is covered).
+    func publishedUsers(from start: Int, limit: Int) -> (users: [PublishedUser], next: Int?)
+    /// The recent items of every anonymous session the engine keeps.
+    func publishedSessions() -> [PublishedSession]
+}
+
 /// The events of one write slice, in the order the processor applied them, for model replicas elsewhere: event
 /// number `firstSequence` (the engine's ``RecommendationEngine/eventCount`` after learning it) is the first.
 public struct AppliedSlice: Sendable {

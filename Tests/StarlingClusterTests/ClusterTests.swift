@@ -380,6 +380,66 @@ struct ClusterTests {
         await client.close()
     }
 
+    /// Every user's state as a processor would hand it over for a republish.
+    private struct FixedSource: ServingStateSource {
+        var users: [PublishedUser]
+
+        func publishedUsers(from start: Int, limit: Int) -> (users: [PublishedUser], next: Int?) {
+            let end = min(self.users.count, start + limit)
+            return (Array(self.users[min(start, end)..<end]), end < self.users.count ? end : nil)
+        }
+
+        func publishedSessions() -> [PublishedSession] {
+            [PublishedSession(id: "s-1", items: [ItemKey("x")])]
+        }
+    }
+
+    @Test func aQueueBeyondItsBoundAndAnEmptiedRedisAreRepublishedFromTheSource() async throws {
+        let redis = try await RedisServerProcess.started()
+        let client = RedisClient(configuration: redis.configuration(commandTimeout: .milliseconds(500)))
+        let store = RedisServingStore(
+            redis: client,
+            configuration: .init(pipelineSize: 7, userQueueLimit: 10, stateCheckInterval: .milliseconds(50)),
+            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+        )
+        let users = (0..<30).map { PublishedUser(profile: UserProfile(user: "u\($0)"), model: .init()) }
+        store.republish(from: FixedSource(users: users))
+        func published() async throws -> Int {
+            var count = 0
+            for user in users where try await client.get("starling:user:\(user.profile.user)") != nil { count += 1 }
+            return count
+        }
+        func eventually(_ what: String, _ condition: () async throws -> Bool) async throws {
+            let deadline = ContinuousClock.now + .seconds(10)
+            while try await !condition() {
+                guard ContinuousClock.now < deadline else { throw TestSupportError("timed out waiting for \(what)") }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await store.run() }
+            defer { group.cancelAll() }
+            // The first start against an empty Redis publishes everything (three pages of 7 users and one of 2).
+            try await eventually("the first republish") { try await published() == 30 }
+            #expect(try await client.get("starling:session:s-1") != nil)
+
+            // Redis restarted empty: noticed within the check interval, everything published again.
+            _ = try await client.send(["FLUSHALL"])
+            try await eventually("the republish after Redis lost everything") { try await published() == 30 }
+
+            // Redis down: the queue keeps at most 10 users; the 11th drops it, and everything is published again
+            // once Redis answers.
+            await redis.killAndWait()
+            store.publish(users: Array(users.prefix(11)))
+            #expect(!store.isDrained)
+            try await redis.start()
+            try await eventually("the republish after the queue overflowed") {
+                store.isDrained ? try await published() == 30 : false
+            }
+        }
+        await client.close()
+    }
+
     @Test func withRedisDownTheAPIProcessComputesFromItsSnapshot() async throws {
         let redis = try await RedisServerProcess.started()
         try await Deployment(redis: redis).run { d in

@@ -102,6 +102,53 @@ final class StarlingServer: @unchecked Sendable {
         return ((response as? HTTPURLResponse)?.statusCode ?? 0, data)
     }
 
+    /// Up to 64 connections to one host (the shared session opens only a few), for tests that load the server from
+    /// many clients at once.
+    static let loadSession: URLSession = {
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.httpMaximumConnectionsPerHost = 64
+        configuration.timeoutIntervalForRequest = 30
+        return URLSession(configuration: configuration)
+    }()
+
+    /// An answer with its headers.
+    struct Answer: Sendable {
+        var status: Int
+        var retryAfter: String?
+        var contentType: String?
+        var body: Data
+        var json: JSONValue? { try? JSONScanner.parse([UInt8](self.body)) }
+    }
+
+    /// Sends a request on ``loadSession``; the answer with its `Retry-After` and `Content-Type` headers.
+    func send(_ method: String, _ path: String, body: String? = nil) async throws -> Answer {
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(self.port)\(path)")!)
+        request.httpMethod = method
+        request.timeoutInterval = 30
+        if let body {
+            request.httpBody = Data(body.utf8)
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        }
+        let (data, response) = try await Self.loadSession.data(for: request)
+        let http = response as? HTTPURLResponse
+        return Answer(
+            status: http?.statusCode ?? 0,
+            retryAfter: http?.value(forHTTPHeaderField: "Retry-After"),
+            contentType: http?.value(forHTTPHeaderField: "Content-Type"),
+            body: data
+        )
+    }
+
+    /// The processor's lag in records, from `/metrics`.
+    func lag() async throws -> Int64? {
+        let (_, metrics) = try await self.request("GET", "/metrics")
+        for line in String(decoding: metrics, as: UTF8.self).split(separator: "\n")
+        where line.hasPrefix("starling_processor_lag_records ") {
+            return line.split(separator: " ").last.flatMap { Double($0) }.map { Int64($0) }
+        }
+        return nil
+    }
+
     /// Sends a request; returns the status, the body and the response's headers.
     func response(_ method: String, _ path: String, body: String? = nil) async throws
         -> (status: Int, body: Data, headers: [String: String])

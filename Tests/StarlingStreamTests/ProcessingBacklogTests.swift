@@ -53,6 +53,38 @@ struct ProcessingBacklogTests {
         #expect(backlog.waiting == 0)
     }
 
+    @Test func aBatchBeyondTheWaitingLimitIsRefusedAtOnce() async throws {
+        let lag = Atomic<Int64>(500)
+        let timeouts = ManualTimeouts()
+        let backlog = ProcessingBacklog(
+            configuration: .init(maxLag: 100, maxWaiting: 150),
+            lag: { lag.load(ordering: .relaxed) },
+            sleep: timeouts.sleep
+        )
+        let first = Task { await backlog.admit(events: 100) }
+        try await eventually("the first batch's timeout started") { backlog.waiting == 1 && timeouts.count == 1 }
+        // 100 + 100 events would wait: refused without waiting (no timeout started), whatever the processor does next.
+        #expect(await backlog.admit(events: 100) == false)
+        #expect(timeouts.count == 1)
+        // A batch that fits still waits.
+        let second = Task { await backlog.admit(events: 50) }
+        try await eventually("backlog.waiting == 2") { backlog.waiting == 2 }
+        #expect(backlog.waitingEvents == 150)
+        lag.store(0, ordering: .relaxed)
+        backlog.advanced()  // room for the first (100 of 100): the second waits for the next batch applied
+        #expect(await first.value)
+        backlog.advanced()
+        #expect(await second.value)
+        #expect(backlog.waitingEvents == 0)
+        // With nothing waiting, one batch may wait however large it is.
+        lag.store(500, ordering: .relaxed)
+        let large = Task { await backlog.admit(events: 1_000) }
+        try await eventually("the large batch's timeout started") { timeouts.count == 3 }
+        timeouts.elapseAll()
+        #expect(await large.value == false)
+        #expect(backlog.waitingEvents == 0)
+    }
+
     @Test func waitingBatchesAreAdmittedOldestFirstAsFarAsTheyFit() async throws {
         let lag = Atomic<Int64>(10_000)
         let timeouts = ManualTimeouts()

@@ -140,6 +140,11 @@ public struct RecommendationEngine: Recommender, Sendable {
         self.userIndex.id(of: user)
     }
 
+    /// The name of the user with dense id `id` (below ``userCount``).
+    public func userName(_ id: Int32) -> String {
+        self.userIndex.key(id)
+    }
+
     /// Every known user's state, indexed by dense user id.
     public var userStates: [UserState] { self.users }
 
