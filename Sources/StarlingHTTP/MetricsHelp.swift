@@ -34,6 +34,8 @@ public enum MetricsHelp {
             "Time from an event's append to the log until its effect is visible to serving (includes the durable write).",
         "starling_checkpoint_duration_seconds": "Time to write one processor checkpoint.",
         "starling_checkpoint_failures_total": "Processor checkpoints that failed to write.",
+        "starling_dedup_evicted_ids_total":
+            "Applied event ids forgotten before their retention ended because --dedup-max-ids was reached.",
         "starling_retrain_duration_seconds": "Time of one full embedding retrain, from snapshot to hot swap.",
         "starling_model_version": "Version of the retrained embeddings in use.",
         "starling_cache_requests_total":

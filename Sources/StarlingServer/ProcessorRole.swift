@@ -99,7 +99,10 @@ public struct ProcessorRole: ServerRole {
                 ) : nil
         }
         let activeUsers = serving.precomputePerSecond > 0 && (cache != nil || shared != nil) ? ActiveUsers() : nil
-        let deduplication = DeduplicationIndex(retention: processing.deduplicationRetention)
+        let deduplication = DeduplicationIndex(
+            retention: processing.deduplicationRetention,
+            maxIDs: processing.deduplicationMaxIDs
+        )
         let acknowledgements = AcknowledgedEvents()
         let processor = StreamProcessor(
             log: log,

@@ -125,6 +125,8 @@ public struct ServerConfiguration: Sendable {
         public var maxEventsPerBatch: Int
         /// How long event ids are remembered for de-duplication. Defaults to 24 hours.
         public var deduplicationRetention: Duration
+        /// How many event ids are remembered at most; the oldest applied go first. Defaults to 5,000,000.
+        public var deduplicationMaxIDs: Int
         /// Model and signal settings (`key=value`, as `--model` takes them), applied in order over the defaults.
         ///
         /// Processes sharing one Redis must run with the same settings: they are part of ``sharedSettings``.
@@ -146,6 +148,7 @@ public struct ServerConfiguration: Sendable {
             maxFutureSkew: Duration = .seconds(24 * 3_600),
             maxEventsPerBatch: Int = 10_000,
             deduplicationRetention: Duration = .seconds(24 * 3_600),
+            deduplicationMaxIDs: Int = 5_000_000,
             modelSettings: [String] = [],
             retrainInterval: Duration? = .seconds(60 * 60),
             retrainEpochs: Int = 10,
@@ -156,6 +159,7 @@ public struct ServerConfiguration: Sendable {
             self.maxFutureSkew = maxFutureSkew
             self.maxEventsPerBatch = maxEventsPerBatch
             self.deduplicationRetention = deduplicationRetention
+            self.deduplicationMaxIDs = deduplicationMaxIDs
             self.modelSettings = modelSettings
             self.retrainInterval = retrainInterval
             self.retrainEpochs = retrainEpochs

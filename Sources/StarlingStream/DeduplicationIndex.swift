@@ -8,7 +8,9 @@ public import StarlingCore
 /// outcome (``waitForOutcome(_:)``) instead of answering "duplicate" early: if the original fails, the retry appends
 /// the event itself. The stream processor marks ids *applied*; only applied ids go into checkpoints, so an id whose
 /// append never became durable can never block its client's retry after a crash. Ids older than the retention
-/// window (server time) are forgotten.
+/// window (server time) are forgotten, and so are the oldest applied ids beyond ``maxIDs``: memory is bounded however
+/// fast ids arrive (about 90 bytes each), at the price that a retry arriving after its id was evicted is applied
+/// again. Reserved and committed ids are never evicted.
 public final class DeduplicationIndex: Sendable {
     fileprivate enum State: UInt8, Sendable {
         case reserved
@@ -44,13 +46,20 @@ public final class DeduplicationIndex: Sendable {
     private let shards: [LockedBox<Shard>]
     /// How long ids are remembered, in milliseconds.
     public let retentionMilliseconds: Int64
+    /// How many applied ids ``prune(now:)`` keeps at most (the newest).
+    public let maxIDs: Int
 
     /// Creates an empty index.
     ///
-    /// - Parameter retention: How long an id is remembered after it was accepted. Defaults to 24 hours.
-    public init(retention: Duration = .seconds(24 * 3_600)) {
+    /// - Parameters:
+    ///   - retention: How long an id is remembered after it was accepted. Defaults to 24 hours.
+    ///   - maxIDs: How many ids are kept at most after each ``prune(now:)``; the oldest applied ids go first.
+    ///     Defaults to 5,000,000 (about 450 MiB).
+    public init(retention: Duration = .seconds(24 * 3_600), maxIDs: Int = 5_000_000) {
+        precondition(maxIDs > 0, "maxIDs must be positive")
         self.shards = (0..<32).map { _ in LockedBox(Shard()) }
         self.retentionMilliseconds = retention.wholeMilliseconds
+        self.maxIDs = maxIDs
     }
 
     private func shard(_ id: String) -> LockedBox<Shard> {
@@ -147,16 +156,30 @@ public final class DeduplicationIndex: Sendable {
     }
 
     /// Forgets ids accepted before `now` minus the retention window.
-    public func prune(now: EventTime) {
+    /// Forgets ids older than the retention window, then the oldest applied ids beyond ``maxIDs``; returns how many
+    /// were evicted for the second reason (retries of those would be applied again).
+    @discardableResult
+    public func prune(now: EventTime) -> Int {
         let cutoff = now.milliseconds - self.retentionMilliseconds
+        let perShard = max(1, self.maxIDs / self.shards.count)
+        var evicted = 0
         for shard in self.shards {
             shard.withLock { shard in
                 // Reserved ids stay: a request is still deciding them.
                 if shard.entries.values.contains(where: { $0.time < cutoff && $0.state != .reserved }) {
                     shard.entries = shard.entries.filter { $0.value.time >= cutoff || $0.value.state == .reserved }
                 }
+                guard shard.entries.count > perShard else { return }
+                // Only applied ids may go: a committed id's event is in the log but not applied yet.
+                var applied = shard.entries.compactMap { $0.value.state == .applied ? ($0.key, $0.value.time) : nil }
+                let excess = min(shard.entries.count - perShard, applied.count)
+                guard excess > 0 else { return }
+                applied.sort { $0.1 < $1.1 }
+                for (id, _) in applied.prefix(excess) { shard.entries[id] = nil }
+                evicted += excess
             }
         }
+        return evicted
     }
 
     /// The number of remembered ids.

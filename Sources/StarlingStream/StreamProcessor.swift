@@ -504,7 +504,14 @@ public final class StreamProcessor<Log: EventLog>: Service {
     @discardableResult
     private func writeCheckpoint(_ input: CheckpointInput) async -> Bool {
         let started = ContinuousClock.now
-        self.deduplication.prune(now: .now())
+        let evicted = self.deduplication.prune(now: .now())
+        if evicted > 0 {
+            self.metrics.evictedIDs.increment(by: evicted)
+            self.logger.warning(
+                "Event ids evicted beyond the de-duplication limit: a retry of one of them would be applied again",
+                metadata: ["starling.dedup.evicted": "\(evicted)", "starling.dedup.max_ids": "\(self.deduplication.maxIDs)"]
+            )
+        }
         let checkpoint = Checkpoint(
             positions: input.positions,
             engine: .snapshot(input.engine),
@@ -532,6 +539,8 @@ struct ProcessorMetrics: Sendable {
     let lag = Gauge(label: "starling_processor_lag_records")
     let checkpointDuration = Timer(label: "starling_checkpoint_duration_seconds")
     let checkpointFailures = Counter(label: "starling_checkpoint_failures_total")
+    /// Applied event ids forgotten before their retention window ended, because the index was full.
+    let evictedIDs = Counter(label: "starling_dedup_evicted_ids_total")
     /// Offsets a restored checkpoint had applied beyond the end of the recovered log.
     let checkpointAheadOfLog = Counter(label: "starling_processor_checkpoint_ahead_of_log_records_total")
     /// Offsets the log skipped before the processor applied them (retention, quarantined damage).

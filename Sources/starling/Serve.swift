@@ -90,6 +90,7 @@ struct Serve: AsyncParsableCommand {
                 schema: role == .api ? EventSchema() : try self.processing.schema(),
                 maxFutureSkew: .milliseconds(Int64(self.processing.maxFutureHours * 3_600_000)),
                 deduplicationRetention: .seconds(self.limits.deduplicationHours * 3_600),
+                deduplicationMaxIDs: self.limits.deduplicationMaxIDs,
                 modelSettings: self.processing.modelSettingList,
                 retrainInterval: self.processing.retrainMinutes > 0
                     ? .seconds(self.processing.retrainMinutes * 60) : nil,

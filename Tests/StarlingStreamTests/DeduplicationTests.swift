@@ -92,4 +92,28 @@ struct DeduplicationTests {
         let result = try await batch.value
         #expect(result.accepted == 1 && result.duplicates == 1)
     }
+
+    @Test func beyondMaxIDsTheOldestAppliedIdsAreEvictedAndInFlightOnesKept() {
+        let index = DeduplicationIndex(maxIDs: 320)  // 10 per shard
+        for k in 0..<1_000 {
+            #expect(index.reserve("applied-\(k)", at: .seconds(Int64(k))) == .reserved)
+            index.commit("applied-\(k)")
+            #expect(index.markApplied("applied-\(k)", at: .seconds(Int64(k))))
+        }
+        for k in 0..<50 {
+            #expect(index.reserve("committed-\(k)", at: .seconds(0)) == .reserved)
+            index.commit("committed-\(k)")
+        }
+
+        let evicted = index.prune(now: .seconds(1_000))
+
+        #expect(index.count <= 320 + 50)
+        #expect(evicted == 1_050 - index.count)
+        #expect(evicted >= 1_000 - 320)
+        // Events in the log but not applied keep their ids, however old: a retry of one is still a duplicate.
+        for k in 0..<50 { #expect(index.reserve("committed-\(k)", at: .seconds(1_000)) == .duplicate) }
+        // The newest applied id is kept; the oldest went, so its retry would be taken as new.
+        #expect(index.reserve("applied-999", at: .seconds(1_000)) == .duplicate)
+        #expect(index.reserve("applied-0", at: .seconds(1_000)) == .reserved)
+    }
 }

@@ -15,6 +15,7 @@
 #   BINARY_DIR holds starling and starling-bench (default: .build/release, built first).
 #   RATE=events/s skips step 1 and offers that rate; BATCH=events per batch of step 2 (default 500); IDS=0 sends
 #   events without ids (the server's index of ids, 24 h of them, then stays out of the memory figures).
+#   SERVE_ARGS="…" adds options to both servers (e.g. "--dedup-max-ids 1000000").
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BIN=${1:-}
@@ -35,7 +36,8 @@ trap cleanup EXIT
 
 start_server() {
   rm -rf "$WORK/data"
-  "$BIN/starling" serve --port "$PORT" --data-dir "$WORK/data" --log-level warning "$@" &
+  # shellcheck disable=SC2086 # SERVE_ARGS is a list of options
+  "$BIN/starling" serve --port "$PORT" --data-dir "$WORK/data" --log-level warning ${SERVE_ARGS:-} "$@" &
   SPID=$!
   until curl -sf "localhost:$PORT/ready" >/dev/null; do
     kill -0 "$SPID" 2>/dev/null || { echo "the server exited" >&2; exit 1; }
