@@ -79,7 +79,10 @@ public struct IngestController<Log: EventLog>: Sendable {
             context.logger.error("Ingest refused: the event log has stopped", metadata: ["starling.ingest.error": "\(error.message)"])
             return Responses.error(.serviceUnavailable, "events not accepted: \(error.message)")
         } catch let error as EventLogError {
-            context.logger.warning("Ingest append failed", metadata: ["starling.ingest.error": "\(error.message)"])
+            // Flow control refusing a batch is expected under load (one per request at thousands a second would
+            // flood the log; 503s are counted by the HTTP metrics); anything else is worth a warning.
+            let level: Logger.Level = error == .overloaded ? .debug : .warning
+            context.logger.log(level: level, "Ingest append failed", metadata: ["starling.ingest.error": "\(error.message)"])
             return Responses.error(
                 .serviceUnavailable,
                 "events not accepted: \(error.message); retry later",
