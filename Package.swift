@@ -166,7 +166,8 @@ let package = Package(
         .testTarget(
             name: "StarlingServingTests",
             dependencies: [
-                "StarlingCore", "StarlingModels", "StarlingServing", .product(name: "Logging", package: "swift-log"),
+                "StarlingCore", "StarlingModels", "StarlingServing", "StarlingTestSupport",
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(
