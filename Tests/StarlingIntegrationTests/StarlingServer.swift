@@ -87,19 +87,32 @@ final class StarlingServer: @unchecked Sendable {
         if let process = self.process { kill(process.processIdentifier, SIGKILL) }
     }
 
-    /// Sends a request; returns the status and the body.
-    func request(_ method: String, _ path: String, body: String? = nil, contentType: String = "application/json")
-        async throws -> (Int, Data)
-    {
+    /// Sends a request on `session`; the body and the HTTP response.
+    private func exchange(
+        _ method: String,
+        _ path: String,
+        body: String?,
+        contentType: String = "application/json",
+        timeout: TimeInterval = 10,
+        session: URLSession = .shared
+    ) async throws -> (Data, HTTPURLResponse?) {
         var request = URLRequest(url: URL(string: "http://127.0.0.1:\(self.port)\(path)")!)
         request.httpMethod = method
-        request.timeoutInterval = 10
+        request.timeoutInterval = timeout
         if let body {
             request.httpBody = Data(body.utf8)
             request.setValue(contentType, forHTTPHeaderField: "Content-Type")
         }
-        let (data, response) = try await URLSession.shared.data(for: request)
-        return ((response as? HTTPURLResponse)?.statusCode ?? 0, data)
+        let (data, response) = try await session.data(for: request)
+        return (data, response as? HTTPURLResponse)
+    }
+
+    /// Sends a request; returns the status and the body.
+    func request(_ method: String, _ path: String, body: String? = nil, contentType: String = "application/json")
+        async throws -> (Int, Data)
+    {
+        let (data, http) = try await self.exchange(method, path, body: body, contentType: contentType)
+        return (http?.statusCode ?? 0, data)
     }
 
     /// Up to 64 connections to one host (the shared session opens only a few), for tests that load the server from
@@ -122,15 +135,7 @@ final class StarlingServer: @unchecked Sendable {
 
     /// Sends a request on ``loadSession``; the answer with its `Retry-After` and `Content-Type` headers.
     func send(_ method: String, _ path: String, body: String? = nil) async throws -> Answer {
-        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(self.port)\(path)")!)
-        request.httpMethod = method
-        request.timeoutInterval = 30
-        if let body {
-            request.httpBody = Data(body.utf8)
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        }
-        let (data, response) = try await Self.loadSession.data(for: request)
-        let http = response as? HTTPURLResponse
+        let (data, http) = try await self.exchange(method, path, body: body, timeout: 30, session: Self.loadSession)
         return Answer(
             status: http?.statusCode ?? 0,
             retryAfter: http?.value(forHTTPHeaderField: "Retry-After"),
@@ -153,15 +158,7 @@ final class StarlingServer: @unchecked Sendable {
     func response(_ method: String, _ path: String, body: String? = nil) async throws
         -> (status: Int, body: Data, headers: [String: String])
     {
-        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(self.port)\(path)")!)
-        request.httpMethod = method
-        request.timeoutInterval = 10
-        if let body {
-            request.httpBody = Data(body.utf8)
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        }
-        let (data, response) = try await URLSession.shared.data(for: request)
-        let http = response as? HTTPURLResponse
+        let (data, http) = try await self.exchange(method, path, body: body)
         var headers: [String: String] = [:]
         for (name, value) in http?.allHeaderFields ?? [:] {
             headers["\(name)".lowercased()] = "\(value)"

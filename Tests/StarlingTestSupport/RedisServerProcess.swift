@@ -105,10 +105,7 @@ public final class RedisServerProcess: @unchecked Sendable {
     public func killAndWait() async {
         guard let process = self.process else { return }
         kill(process.processIdentifier, SIGKILL)
-        let deadline = ContinuousClock.now + .seconds(10)
-        while process.isRunning, ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(5))
-        }
+        try? await waitForExit(of: process, timeout: .seconds(10))
         self.process = nil
     }
 
