@@ -30,6 +30,10 @@ struct FreshnessBench: AsyncParsableCommand {
     var clients = 4
     @Option(name: .customLong("read-your-writes-ms"), help: "The clients' longest wait, as `starling serve` bounds it.")
     var readYourWritesMilliseconds = 10
+    @Option(help: "The processor's most records per poll (StreamProcessor.Configuration.pollBatch).")
+    var pollBatch = StreamProcessor<SegmentedEventLog>.Configuration().pollBatch
+    @Option(help: "The processor's most events per hold of the engine's write lock.")
+    var writeSlice = StreamProcessor<SegmentedEventLog>.Configuration().writeSlice
     @Option(help: "Directory for the data (removed afterwards).")
     var directory = "/tmp/starling-bench-freshness"
 
@@ -58,6 +62,7 @@ struct FreshnessBench: AsyncParsableCommand {
             log: log,
             deduplication: dedup,
             checkpoints: try FileCheckpointStore(directory: "\(self.directory)/checkpoints"),
+            configuration: .init(pollBatch: self.pollBatch, writeSlice: self.writeSlice),
             logger: logger,
             freshnessObserver: { nanos in
                 if measuring.value { samples.withLock { $0.append(nanos) } }

@@ -10,8 +10,11 @@ public import StarlingCore
 /// common case, a hash look-up — and otherwise parks until the processor passes the user's marks or the timeout
 /// expires.
 ///
-/// Marks are kept per user only until the processor passes them; a sweep at most once a second drops those nobody
-/// asked about, so the table holds about one second of acknowledged users.
+/// Marks are kept per user only until the processor passes them: the processor drops the marks of the users of each
+/// slice it makes visible (``advance(to:users:)``), so the table holds only the users with events in flight. Ingest
+/// records a mark only if the processor has not already passed it, under the same shard lock the processor drops it
+/// with, so no passed mark is left behind by the race between the two. A sweep at most once a second drops what
+/// remains (the marks of records the processor skipped, such as duplicates).
 public final class AcknowledgedEvents: AcknowledgementSink {
     /// Positions (next offset) a user's acknowledged records need the processor to reach.
     public typealias Marks = [TopicPartition: Int64]
@@ -52,10 +55,14 @@ public final class AcknowledgedEvents: AcknowledgementSink {
         self.record(appends, at: positions)
     }
 
-    /// Records the positions of acknowledged records (synchronously).
+    /// Records the positions of acknowledged records (synchronously), except those the processor has already passed.
     public func record(_ appends: [LogAppend], at positions: [LogPosition]) {
         for (user, userMarks) in Self.marks(of: appends, at: positions) {
             self.shard(user).withLock { table in
+                // Read under the shard lock: a processor that passed the mark before this read is seen here; one
+                // that passes it after will find the mark when it drops its slice's users (it takes this lock).
+                let applied = self.visibility.withLock { $0.applied }
+                guard !Self.covers(applied, userMarks) else { return }
                 table[user, default: [:]].merge(userMarks) { max($0, $1) }
             }
         }
@@ -76,8 +83,11 @@ public final class AcknowledgedEvents: AcknowledgementSink {
     // MARK: - Processor side
 
     /// The processor has made every record before `positions` visible to serving: resumes the requests waiting
-    /// for them.
-    public func advance(to positions: Marks) {
+    /// for them, and drops the marks of `users` (those whose events it just applied) that it has passed.
+    ///
+    /// Dropping them here, a few per slice, keeps the table as small as the events in flight; a periodic sweep over
+    /// a table holding a second of users instead stalled the processor for tens of milliseconds once a second.
+    public func advance(to positions: Marks, users: some Sequence<String> = EmptyCollection()) {
         let (ready, sweep) = self.visibility.withLock { state -> ([Waiter], Marks?) in
             for (partition, next) in positions where next > state.applied[partition] ?? 0 {
                 state.applied[partition] = next
@@ -96,9 +106,28 @@ public final class AcknowledgedEvents: AcknowledgementSink {
             waiter.timeout?.cancel()
             waiter.continuation.resume(returning: true)
         }
+        self.drop(users)
         if let applied = sweep {
             for shard in self.shards {
                 shard.withLock { marks in marks = marks.filter { !Self.covers(applied, $0.value) } }
+            }
+        }
+    }
+
+    /// Drops the marks of `users` that the applied positions cover.
+    private func drop(_ users: some Sequence<String>) {
+        var byShard: [[String]] = []
+        for user in users {
+            if byShard.isEmpty { byShard = Array(repeating: [], count: self.shards.count) }
+            byShard[StableHash.partition(for: user, count: self.shards.count)].append(user)
+        }
+        guard !byShard.isEmpty else { return }
+        let applied = self.visibility.withLock { $0.applied }
+        for (index, users) in byShard.enumerated() where !users.isEmpty {
+            self.shards[index].withLock { table in
+                for user in users {
+                    if let marks = table[user], Self.covers(applied, marks) { table[user] = nil }
+                }
             }
         }
     }

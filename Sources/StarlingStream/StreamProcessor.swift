@@ -379,7 +379,7 @@ public final class StreamProcessor<Log: EventLog>: Service {
                 nextRecord += 1
             }
             if let publisher = self.publisher { self.publish(events[start..<end], positions: visible, to: publisher) }
-            self.acknowledgements?.advance(to: visible)
+            self.acknowledgements?.advance(to: visible, users: events[start..<end].lazy.map(\.user))
             start = end
         }
         for record in records { positions[record.topicPartition] = record.offset + 1 }

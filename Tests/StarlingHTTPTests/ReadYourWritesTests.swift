@@ -125,4 +125,46 @@ struct ReadYourWritesBoundTests {
         acknowledgements.advance(to: [partition: 10])
         #expect(await visible)
     }
+
+    @Test func theProcessorDropsTheMarksOfTheUsersItAppliedWithoutASweep() {
+        let acknowledgements = AcknowledgedEvents()
+        let views = TopicPartition(topic: "views", partition: 0)
+        let clicks = TopicPartition(topic: "clicks", partition: 2)
+        acknowledgements.record(
+            [
+                LogAppend(topic: "views", key: "a", payload: []),
+                LogAppend(topic: "clicks", key: "a", payload: []),
+                LogAppend(topic: "views", key: "b", payload: []),
+            ],
+            at: [
+                LogPosition(topicPartition: views, offset: 0),
+                LogPosition(topicPartition: clicks, offset: 0),
+                LogPosition(topicPartition: views, offset: 1),
+            ]
+        )
+        #expect(acknowledgements.trackedUsers == 2)
+        // Only a's view is visible: a still has a click outstanding, b was not in the slice.
+        acknowledgements.advance(to: [views: 1], users: ["a"])
+        #expect(acknowledgements.trackedUsers == 2)
+        acknowledgements.advance(to: [views: 2, clicks: 1], users: ["a", "b"])
+        #expect(acknowledgements.trackedUsers == 0)
+        #expect(acknowledgements.outstanding("a") == nil)
+    }
+
+    @Test func ingestRecordsNoMarkTheProcessorHasAlreadyPassed() {
+        // The processor can apply a durable record before ingest records its mark: that mark is never kept.
+        let acknowledgements = AcknowledgedEvents()
+        let views = TopicPartition(topic: "views", partition: 0)
+        acknowledgements.advance(to: [views: 5], users: ["late"])
+        acknowledgements.record(
+            [LogAppend(topic: "views", key: "late", payload: [])],
+            at: [LogPosition(topicPartition: views, offset: 4)]
+        )
+        #expect(acknowledgements.trackedUsers == 0)
+        acknowledgements.record(
+            [LogAppend(topic: "views", key: "late", payload: [])],
+            at: [LogPosition(topicPartition: views, offset: 5)]
+        )
+        #expect(acknowledgements.outstanding("late") == [views: 6])
+    }
 }
