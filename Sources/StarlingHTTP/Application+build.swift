@@ -30,6 +30,8 @@ public struct APIComponents<Log: EventLog, Profiles: ProfileStore>: Sendable {
     public var catalogView: ItemCatalog?
     /// Why ingest and catalogue changes are not accepted here, when the process has no ``ingest``.
     public var writesUnavailable: String?
+    /// API keys and CORS. Defaults to ``HTTPSecurity/open``.
+    public var security: HTTPSecurity
 
     public init(
         ingest: IngestService<Log>?,
@@ -43,8 +45,10 @@ public struct APIComponents<Log: EventLog, Profiles: ProfileStore>: Sendable {
         models: ModelsController? = nil,
         catalog: CatalogService<Log>? = nil,
         catalogView: ItemCatalog? = nil,
-        writesUnavailable: String? = nil
+        writesUnavailable: String? = nil,
+        security: HTTPSecurity = .open
     ) {
+        self.security = security
         self.catalogView = catalogView
         self.writesUnavailable = writesUnavailable
         self.models = models
@@ -68,7 +72,10 @@ public func buildRouter<Log: EventLog, Profiles: ProfileStore>(
     let router = Router(context: BasicRequestContext.self)
     let routeMethods = RouteMethods()
     router.add(middleware: HTTPMetricsMiddleware())
+    // Outside the error middleware, so that refusals and errors carry CORS headers too (a page can read them).
+    router.add(middleware: CORSMiddleware(origins: components.security.allowedOrigins))
     router.add(middleware: ErrorBodyMiddleware(routeMethods: routeMethods))
+    router.add(middleware: AuthenticationMiddleware(security: components.security))
     if let ingest = components.ingest {
         IngestController(
             ingest: ingest,

@@ -18,11 +18,21 @@ info:
     the field, or the line and column of a syntax error). A path that names no route is answered 404 with the same
     shape; a method a path does not take, 405 with the same shape and `Allow` listing the methods it takes.
 
+    Access: a server started without API keys (the default, on 127.0.0.1) answers every request. With keys
+    (`--api-keys FILE` or `STARLING_API_KEYS`), `GET /health`, `GET /ready` and this document stay open, `GET /metrics`
+    too unless `--protect-metrics`; `POST /v1/events` takes a publishable or a secret key; every other route takes a
+    secret key. A missing or unknown key is answered 401, a publishable key where a secret one is needed (or from an
+    origin not among its origins) 403, a publishable key over its rate limit 429. Browsers may call from the
+    publishable keys' origins and `--cors-origin`s (CORS preflights are answered for them).
+
     This document is served by the server itself at `GET /openapi.yaml`; `docs/openapi.yaml` in the repository is
     its source (`scripts/embed-openapi` copies it into the binary).
   license:
     name: Proprietary
     identifier: LicenseRef-Proprietary
+security:
+  - {}
+  - secretKey: []
 servers:
   - url: http://127.0.0.1:8080
     description: "`starling serve` on its default address"
@@ -45,6 +55,11 @@ paths:
     post:
       tags: [events]
       operationId: postEvents
+      security:
+        - {}
+        - secretKey: []
+        - publishableKey: []
+        - publishableKeyQuery: []
       summary: Send behaviour events
       description: |
         A JSON envelope `{"events": […]}`, or one event per line with `Content-Type: application/x-ndjson`
@@ -67,6 +82,12 @@ paths:
               items:
                 $ref: "#/components/schemas/Event"
       responses:
+        "401":
+          $ref: "#/components/responses/Unauthorized"
+        "403":
+          $ref: "#/components/responses/Forbidden"
+        "429":
+          $ref: "#/components/responses/TooManyRequests"
         "200":
           description: Every accepted event is durable; rejected events are listed with the reason.
           content:
@@ -94,6 +115,10 @@ paths:
       parameters:
         - $ref: "#/components/parameters/user"
       responses:
+        "401":
+          $ref: "#/components/responses/Unauthorized"
+        "403":
+          $ref: "#/components/responses/Forbidden"
         "200":
           description: The profile.
           content:
@@ -133,6 +158,10 @@ paths:
         - $ref: "#/components/parameters/categoryCap"
         - $ref: "#/components/parameters/diversity"
       responses:
+        "401":
+          $ref: "#/components/responses/Unauthorized"
+        "403":
+          $ref: "#/components/responses/Forbidden"
         "200":
           description: The list.
           headers:
@@ -176,6 +205,10 @@ paths:
         - $ref: "#/components/parameters/categoryCap"
         - $ref: "#/components/parameters/diversity"
       responses:
+        "401":
+          $ref: "#/components/responses/Unauthorized"
+        "403":
+          $ref: "#/components/responses/Forbidden"
         "200":
           description: The list.
           content:
@@ -215,6 +248,10 @@ paths:
             schema:
               $ref: "#/components/schemas/SessionRequest"
       responses:
+        "401":
+          $ref: "#/components/responses/Unauthorized"
+        "403":
+          $ref: "#/components/responses/Forbidden"
         "200":
           description: The list.
           content:
@@ -238,6 +275,10 @@ paths:
         - $ref: "#/components/parameters/count"
         - $ref: "#/components/parameters/exclude"
       responses:
+        "401":
+          $ref: "#/components/responses/Unauthorized"
+        "403":
+          $ref: "#/components/responses/Forbidden"
         "200":
           description: The list.
           content:
@@ -263,6 +304,10 @@ paths:
           schema:
             type: string
       responses:
+        "401":
+          $ref: "#/components/responses/Unauthorized"
+        "403":
+          $ref: "#/components/responses/Forbidden"
         "200":
           description: The list.
           content:
@@ -299,6 +344,10 @@ paths:
               items:
                 $ref: "#/components/schemas/CatalogEntry"
       responses:
+        "401":
+          $ref: "#/components/responses/Unauthorized"
+        "403":
+          $ref: "#/components/responses/Forbidden"
         "200":
           description: Every accepted entry is durable; rejected entries are listed with the reason.
           content:
@@ -324,6 +373,10 @@ paths:
       parameters:
         - $ref: "#/components/parameters/item"
       responses:
+        "401":
+          $ref: "#/components/responses/Unauthorized"
+        "403":
+          $ref: "#/components/responses/Forbidden"
         "200":
           description: The entry.
           content:
@@ -348,6 +401,10 @@ paths:
             schema:
               $ref: "#/components/schemas/CatalogItemFields"
       responses:
+        "401":
+          $ref: "#/components/responses/Unauthorized"
+        "403":
+          $ref: "#/components/responses/Forbidden"
         "200":
           description: The entry as stored.
           content:
@@ -376,6 +433,10 @@ paths:
       parameters:
         - $ref: "#/components/parameters/item"
       responses:
+        "401":
+          $ref: "#/components/responses/Unauthorized"
+        "403":
+          $ref: "#/components/responses/Forbidden"
         "200":
           description: The item is deleted.
           content:
@@ -397,6 +458,10 @@ paths:
       operationId: getModels
       summary: The state of the embeddings and their retraining
       responses:
+        "401":
+          $ref: "#/components/responses/Unauthorized"
+        "403":
+          $ref: "#/components/responses/Forbidden"
         "200":
           description: The model state.
           content:
@@ -411,6 +476,10 @@ paths:
       summary: Start a full retrain of the embeddings now
       description: The retrain runs in the background; `GET /v1/models` shows its progress and result.
       responses:
+        "401":
+          $ref: "#/components/responses/Unauthorized"
+        "403":
+          $ref: "#/components/responses/Forbidden"
         "202":
           description: The retrain started.
           content:
@@ -449,6 +518,8 @@ paths:
     get:
       tags: [operations]
       operationId: getHealth
+      security:
+        - {}
       summary: Liveness
       responses:
         "200":
@@ -480,6 +551,8 @@ paths:
     get:
       tags: [operations]
       operationId: getReady
+      security:
+        - {}
       summary: Readiness
       description: |
         Ready once recovery finished and the processor is caught up with the log (in an API process: once it
@@ -505,6 +578,10 @@ paths:
       summary: Prometheus metrics
       description: The Prometheus text exposition (latency, throughput, errors, consumer lag, freshness).
       responses:
+        "401":
+          $ref: "#/components/responses/Unauthorized"
+        "403":
+          $ref: "#/components/responses/Forbidden"
         "200":
           description: The metrics.
           content:
@@ -516,6 +593,8 @@ paths:
     get:
       tags: [operations]
       operationId: getOpenAPI
+      security:
+        - {}
       summary: This document
       responses:
         "200":
@@ -528,6 +607,20 @@ paths:
                 required: [openapi, info, paths]
 
 components:
+  securitySchemes:
+    secretKey:
+      type: http
+      scheme: bearer
+      description: "A secret key (`sk_…`), for every route."
+    publishableKey:
+      type: http
+      scheme: bearer
+      description: "A publishable key (`pk_…`), for sending events only, from its origins or from apps."
+    publishableKeyQuery:
+      type: apiKey
+      in: query
+      name: key
+      description: "A key as a query parameter, for `POST /v1/events` only (`navigator.sendBeacon` cannot set headers)."
   parameters:
     user:
       name: user
@@ -691,6 +784,35 @@ components:
         pattern: "^[0-9]+$"
 
   responses:
+    Unauthorized:
+      description: |
+        The server has API keys and the request sent none, or one it does not know. Send it as
+        `Authorization: Bearer <key>` (for `POST /v1/events` also as the `key` query parameter).
+      headers:
+        WWW-Authenticate:
+          schema:
+            type: string
+      content:
+        application/json:
+          schema:
+            $ref: "#/components/schemas/Error"
+    Forbidden:
+      description: |
+        The key may not do this: a publishable key on a route that needs a secret key, or sent from a page whose
+        origin is not among the key's origins.
+      content:
+        application/json:
+          schema:
+            $ref: "#/components/schemas/Error"
+    TooManyRequests:
+      description: The publishable key is over its rate limit; retry after `Retry-After` seconds.
+      headers:
+        Retry-After:
+          $ref: "#/components/headers/RetryAfter"
+      content:
+        application/json:
+          schema:
+            $ref: "#/components/schemas/Error"
     BadRequest:
       description: A parameter or the body is invalid; the message names it.
       content:

@@ -88,7 +88,8 @@ public struct APIRole: ServerRole {
             catalogView: catalog,
             writesUnavailable: "this process runs --role api and has no event log: send events and catalogue changes "
                 + "to a process started with --role all or --role processor (ingest into API processes needs a log "
-                + "shared between machines, which comes with Kafka)"
+                + "shared between machines, which comes with Kafka)",
+            security: configuration.http.security
         )
         self.follower = follower
         self.services = [follower]

@@ -207,7 +207,8 @@ public struct ProcessorRole: ServerRole {
                 },
                 requestRetrain: { retrainer.requestRetrain() }
             ),
-            catalog: CatalogService(log: log, catalog: catalog)
+            catalog: CatalogService(log: log, catalog: catalog),
+            security: configuration.http.security
         )
         self.log = log
         self.processor = processor

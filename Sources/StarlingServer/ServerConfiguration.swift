@@ -1,5 +1,6 @@
 public import StarlingCore
 public import StarlingEventLog
+public import StarlingHTTP
 public import StarlingRedis
 public import StarlingServing
 public import StarlingStream
@@ -53,19 +54,53 @@ public struct ServerConfiguration: Sendable {
         /// The most connections open at once; beyond it, new connections wait in the listen backlog. Defaults to
         /// 4,096.
         public var maxConnections: Int
+        /// API keys, CORS and whether `/metrics` needs a key. Defaults to ``HTTPSecurity/open``.
+        public var security: HTTPSecurity
+        /// Whether to serve without API keys on an address other than loopback. Defaults to `false`:
+        /// ``buildApplication(configuration:metricsText:logger:)`` refuses that configuration, since anyone who can
+        /// reach the port could then read every user's history and administer the server.
+        public var insecureNoAuth: Bool
 
         public init(
             host: String = "127.0.0.1",
             port: Int = 8080,
             maxBodyBytes: Int = 16 * 1_024 * 1_024,
             idleTimeout: Duration = .seconds(60),
-            maxConnections: Int = 4_096
+            maxConnections: Int = 4_096,
+            security: HTTPSecurity = .open,
+            insecureNoAuth: Bool = false
         ) {
+            self.security = security
+            self.insecureNoAuth = insecureNoAuth
             self.host = host
             self.port = port
             self.maxBodyBytes = maxBodyBytes
             self.idleTimeout = idleTimeout
             self.maxConnections = maxConnections
+        }
+
+        /// Whether `host` is a loopback address, reachable only from this machine.
+        public static func isLoopback(_ host: String) -> Bool {
+            host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
+        }
+
+        /// Throws when the server would listen beyond loopback without API keys and ``insecureNoAuth`` is off.
+        public func validate() throws(ServerConfigurationError) {
+            guard self.security.keys.isEmpty, !Self.isLoopback(self.host) else {
+                if self.insecureNoAuth, !self.security.keys.isEmpty {
+                    throw ServerConfigurationError(
+                        "--insecure-no-auth and API keys contradict each other: keys turn authentication on"
+                    )
+                }
+                return
+            }
+            guard self.insecureNoAuth else {
+                throw ServerConfigurationError(
+                    "refusing to listen on \(self.host) without API keys: anyone who can reach it could read every "
+                        + "user's history and administer the server. Give keys (--api-keys FILE or STARLING_API_KEYS; "
+                        + "`starling keys create` makes one), listen on 127.0.0.1, or pass --insecure-no-auth"
+                )
+            }
         }
     }
 
@@ -253,5 +288,14 @@ public struct ServerConfiguration: Sendable {
     public var sharedSettings: String {
         let model = self.processing.modelSettings.joined(separator: " ")
         return "--model \(model) --bust-on \(self.serving.invalidation.description)"
+    }
+}
+
+/// A ``ServerConfiguration`` that cannot be served, and why.
+public struct ServerConfigurationError: Error, Hashable, Sendable, CustomStringConvertible {
+    public var description: String
+
+    public init(_ description: String) {
+        self.description = description
     }
 }

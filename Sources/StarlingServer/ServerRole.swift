@@ -60,12 +60,15 @@ extension ServerRole {
 ///     ``ServerConfiguration/Cluster/redis``.
 ///   - metricsText: The metrics exposition, served at `GET /metrics` with help text added.
 ///   - logger: The logger of the application and its services.
-/// - Throws: When a model setting is invalid, or the log or the checkpoint directory cannot be opened.
+/// - Throws: ``ServerConfigurationError`` when the server would listen beyond loopback without API keys (see
+///   ``ServerConfiguration/HTTP/insecureNoAuth``); when a model setting is invalid, or the log or the checkpoint
+///   directory cannot be opened.
 public func buildApplication(
     configuration: ServerConfiguration,
     metricsText: @escaping @Sendable () -> String,
     logger: Logger
 ) throws -> Application<RouterResponder<BasicRequestContext>> {
+    try configuration.http.validate()
     let role: any ServerRole.Type = configuration.role == .api ? APIRole.self : ProcessorRole.self
     let built = try role.init(configuration: configuration, metricsText: metricsText, logger: logger)
     return built.application(logger: logger)

@@ -21,6 +21,7 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var processing: ProcessingOptions
     @OptionGroup var serving: ServingOptions
     @OptionGroup var limits: LimitOptions
+    @OptionGroup(title: "Access") var security: SecurityOptions
 
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
@@ -74,7 +75,9 @@ struct Serve: AsyncParsableCommand {
                 port: self.listen.port,
                 maxBodyBytes: self.limits.maxBodyMegabytes * 1_024 * 1_024,
                 idleTimeout: .milliseconds(Int64(self.listen.idleTimeoutSeconds * 1_000)),
-                maxConnections: self.listen.maxConnections
+                maxConnections: self.listen.maxConnections,
+                security: try self.security.security(),
+                insecureNoAuth: self.security.insecureNoAuth
             ),
             storage: .init(
                 directory: self.storage.dataDirectory,

@@ -31,12 +31,14 @@ struct APIFixture {
     var syncFaults: FileSyncFaults? = nil
     /// Scripted full-disk write failures of the log.
     var writeFaults: FileWriteFaults? = nil
+    /// API keys and CORS.
+    var security = HTTPSecurity.open
 
     /// The server's configuration: two partitions per topic, retraining on request only (two epochs) and no
     /// background precomputation, so that tests see only the requests they make.
     func configuration(directory: String) -> ServerConfiguration {
         var configuration = ServerConfiguration(
-            http: .init(host: "127.0.0.1", port: 0, maxBodyBytes: self.maxBodyBytes),
+            http: .init(host: "127.0.0.1", port: 0, maxBodyBytes: self.maxBodyBytes, security: self.security),
             storage: .init(directory: directory, partitions: 2, maxPendingBytes: self.maxPendingBytes),
             processing: .init(maxEventsPerBatch: self.maxEvents, retrainInterval: nil, retrainEpochs: 2),
             serving: .init(

@@ -17,6 +17,7 @@ final class StarlingServer: @unchecked Sendable {
     let dataDirectory: String
     private var process: Process?
     private let extraArguments: [String]
+    private let environment: [String: String]
 
     /// The built binary: `$STARLING_BINARY`, or the package's debug build.
     static var binaryPath: String {
@@ -26,10 +27,12 @@ final class StarlingServer: @unchecked Sendable {
         return root.appendingPathComponent(".build/debug/starling").path
     }
 
-    init(dataDirectory: String, extraArguments: [String] = []) throws {
+    /// - Parameter environment: Variables set for the server besides the test's own.
+    init(dataDirectory: String, extraArguments: [String] = [], environment: [String: String] = [:]) throws {
         self.port = try freeLoopbackPort()
         self.dataDirectory = dataDirectory
         self.extraArguments = extraArguments
+        self.environment = environment
     }
 
     /// Starts the binary and waits until `/ready` answers 200; returns the time from launch to ready.
@@ -44,6 +47,7 @@ final class StarlingServer: @unchecked Sendable {
             ["serve", "--port", "\(self.port)", "--data-dir", self.dataDirectory, "--log-level", "warning"]
             + self.extraArguments
         process.standardOutput = FileHandle.nullDevice
+        process.environment = ProcessInfo.processInfo.environment.merging(self.environment) { $1 }
         let launched = ContinuousClock.now
         try process.run()
         self.process = process
@@ -94,10 +98,12 @@ final class StarlingServer: @unchecked Sendable {
         body: String?,
         contentType: String = "application/json",
         timeout: TimeInterval = 10,
-        session: URLSession = .shared
+        session: URLSession = .shared,
+        headers: [String: String] = [:]
     ) async throws -> (Data, HTTPURLResponse?) {
         var request = URLRequest(url: URL(string: "http://127.0.0.1:\(self.port)\(path)")!)
         request.httpMethod = method
+        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
         request.timeoutInterval = timeout
         if let body {
             request.httpBody = Data(body.utf8)
@@ -155,10 +161,10 @@ final class StarlingServer: @unchecked Sendable {
     }
 
     /// Sends a request; returns the status, the body and the response's headers.
-    func response(_ method: String, _ path: String, body: String? = nil) async throws
-        -> (status: Int, body: Data, headers: [String: String])
+    func response(_ method: String, _ path: String, body: String? = nil, headers requestHeaders: [String: String] = [:])
+        async throws -> (status: Int, body: Data, headers: [String: String])
     {
-        let (data, http) = try await self.exchange(method, path, body: body)
+        let (data, http) = try await self.exchange(method, path, body: body, headers: requestHeaders)
         var headers: [String: String] = [:]
         for (name, value) in http?.allHeaderFields ?? [:] {
             headers["\(name)".lowercased()] = "\(value)"
