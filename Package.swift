@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "StarlingHTTP", targets: ["StarlingHTTP"]),
         .library(name: "StarlingRedis", targets: ["StarlingRedis"]),
         .library(name: "StarlingCluster", targets: ["StarlingCluster"]),
+        .library(name: "StarlingClient", targets: ["StarlingClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
@@ -62,6 +63,8 @@ let package = Package(
             name: "StarlingServing",
             dependencies: ["StarlingCore", "StarlingModels", "StarlingStream"]
         ),
+        // The SDK for apps: Foundation only, so that iOS and macOS apps take nothing else with it.
+        .target(name: "StarlingClient"),
         .target(
             name: "StarlingEvaluation",
             dependencies: ["StarlingCore", "StarlingModels"]
@@ -192,7 +195,7 @@ let package = Package(
         ),
         .testTarget(
             name: "StarlingIntegrationTests",
-            dependencies: ["StarlingCore", "StarlingEvaluation", "StarlingModels", "StarlingTestSupport"]
+            dependencies: ["StarlingClient", "StarlingCore", "StarlingEvaluation", "StarlingModels", "StarlingTestSupport"]
         ),
         .testTarget(
             name: "StarlingClusterTests",

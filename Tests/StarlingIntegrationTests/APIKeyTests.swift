@@ -1,4 +1,5 @@
 import Foundation
+import StarlingClient
 import StarlingCore
 import StarlingTestSupport
 import Testing
@@ -66,6 +67,19 @@ struct APIKeyTests {
         let profile = try await server.response("GET", "/v1/users/ada", headers: ["Authorization": "Bearer \(secret.output)"])
         #expect(profile.status == 200)
         #expect(try JSONScanner.parse([UInt8](profile.body))["version"]?.int == 1)
+
+        // The Swift SDK: without a key its events stay queued and flush says why; with the app's key they go out.
+        let queue = URL(fileURLWithPath: "\(directory)/queue")
+        let base = URL(string: "http://127.0.0.1:\(server.port)")!
+        let keyless = try StarlingClient(configuration: .init(baseURL: base, queueDirectory: queue))
+        try await keyless.track(StarlingEvent(type: "view", user: "ada", item: "alien"))
+        await #expect(throws: StarlingClientError.self) { try await keyless.flush() }
+        #expect(await keyless.pendingCount == 1)
+        let app = try StarlingClient(configuration: .init(baseURL: base, apiKey: publishable.output, queueDirectory: queue))
+        #expect(await app.pendingCount == 1)
+        try await app.flush()
+        let after = try await server.response("GET", "/v1/users/ada", headers: ["Authorization": "Bearer \(secret.output)"])
+        #expect(try JSONScanner.parse([UInt8](after.body))["event_count"]?.int == 2)
         try await server.stop()
     }
 
