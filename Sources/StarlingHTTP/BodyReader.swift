@@ -8,17 +8,21 @@ import StarlingCore
 /// size limit (413 beyond).
 enum BodyReader {
     /// The batch format named by the request's Content-Type.
-    static func batchFormat(_ request: Request) throws(HTTPFailure) -> IngestBatchDecoder.Format {
+    ///
+    /// - Parameter beacons: Whether `text/plain` is taken as a JSON envelope: `navigator.sendBeacon` sends a string
+    ///   body as `text/plain` and cannot set another type without a CORS preflight a closing page has no time for.
+    static func batchFormat(_ request: Request, beacons: Bool = false) throws(HTTPFailure) -> IngestBatchDecoder.Format {
         switch self.mediaType(request.headers[.contentType]) {
         case "application/json": return .json
         case "application/x-ndjson", "application/jsonl", "application/jsonlines": return .ndjson
+        case "text/plain" where beacons: return .json
         case let other:
             let found = other.map { "'\($0)'" } ?? "none"
+            let accepted = beacons
+                ? "application/json, application/x-ndjson or text/plain (a JSON envelope, as beacons send it)"
+                : "application/json or application/x-ndjson"
             throw HTTPFailure(
-                response: Responses.error(
-                    .unsupportedMediaType,
-                    "Content-Type must be application/json or application/x-ndjson, found \(found)"
-                )
+                response: Responses.error(.unsupportedMediaType, "Content-Type must be \(accepted), found \(found)")
             )
         }
     }

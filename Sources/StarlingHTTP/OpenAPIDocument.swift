@@ -81,6 +81,12 @@ paths:
               maxItems: 10000
               items:
                 $ref: "#/components/schemas/Event"
+          text/plain:
+            schema:
+              description: |
+                A JSON envelope as `application/json` takes it, sent as `text/plain` by `navigator.sendBeacon`
+                (which cannot set another type).
+              $ref: "#/components/schemas/EventBatch"
       responses:
         "401":
           $ref: "#/components/responses/Unauthorized"

@@ -102,7 +102,28 @@ struct IngestAPITests {
         }
     }
 
-    @Test(arguments: ["text/plain", "application/x-www-form-urlencoded", nil])
+    @Test func aBeaconsTextPlainBodyIsTakenAsAJSONEnvelope() async throws {
+        try await APIFixture().run { client, processor in
+            let response = try await client.execute(
+                uri: "/v1/events",
+                method: .post,
+                headers: [.contentType: "text/plain;charset=UTF-8"],
+                body: ByteBuffer(string: #"{"events":[{"type":"view","user":"beacon","item":"i","id":"b-1"}]}"#)
+            )
+            #expect(response.status == .ok)
+            #expect(try response.json["accepted"]?.int == 1)
+            try await eventually("the beacon's event applied") { processor.appliedCount == 1 }
+            let catalogue = try await client.execute(
+                uri: "/v1/items",
+                method: .post,
+                headers: [.contentType: "text/plain"],
+                body: ByteBuffer(string: #"[{"id": "i"}]"#)
+            )
+            #expect(catalogue.status == .unsupportedMediaType, "only ingest takes beacons")
+        }
+    }
+
+    @Test(arguments: ["text/html", "application/x-www-form-urlencoded", nil])
     func unsupportedContentTypesAre415(contentType: String?) async throws {
         try await APIFixture().run { client, _ in
             var headers: HTTPFields = [:]

@@ -36,7 +36,7 @@ public struct IngestController<Log: EventLog>: Sendable {
     func post(_ request: Request, context: some RequestContext) async throws -> Response {
         let format: IngestBatchDecoder.Format
         do throws(HTTPFailure) {
-            format = try BodyReader.batchFormat(request)
+            format = try BodyReader.batchFormat(request, beacons: true)
         } catch {
             return error.response
         }
