@@ -80,7 +80,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
-            ]
+            ],
+            // Static assets compiled into the binary as bytes (nothing is read from disk at run time): the browser
+            // SDK (a link to sdk/js/starling.js, its source) and the demo page.
+            resources: [.embedInCode("Assets/starling.js"), .embedInCode("Assets/demo.html")]
         ),
         .target(
             name: "StarlingRedis",
@@ -128,9 +131,12 @@ let package = Package(
                 "StarlingModels",
                 "StarlingServing",
                 "StarlingServer",
+                "StarlingHTTP",
+                "StarlingStream",
                 "StarlingEvaluation",
                 "StarlingRedis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -32,6 +32,8 @@ public struct APIComponents<Log: EventLog, Profiles: ProfileStore>: Sendable {
     public var writesUnavailable: String?
     /// API keys and CORS. Defaults to ``HTTPSecurity/open``.
     public var security: HTTPSecurity
+    /// The demo site (`starling demo`), or `nil`.
+    public var demo: AssetsController.Demo?
 
     public init(
         ingest: IngestService<Log>?,
@@ -46,9 +48,11 @@ public struct APIComponents<Log: EventLog, Profiles: ProfileStore>: Sendable {
         catalog: CatalogService<Log>? = nil,
         catalogView: ItemCatalog? = nil,
         writesUnavailable: String? = nil,
-        security: HTTPSecurity = .open
+        security: HTTPSecurity = .open,
+        demo: AssetsController.Demo? = nil
     ) {
         self.security = security
+        self.demo = demo
         self.catalogView = catalogView
         self.writesUnavailable = writesUnavailable
         self.models = models
@@ -94,6 +98,7 @@ public func buildRouter<Log: EventLog, Profiles: ProfileStore>(
         metricsText: components.metricsText
     ).addRoutes(to: router)
     OpenAPIController().addRoutes(to: router)
+    AssetsController(demo: components.demo).addRoutes(to: router)
     components.models?.addRoutes(to: router)
     if let catalog = components.catalog {
         CatalogController(service: catalog, maxBodyBytes: components.maxBodyBytes, isAccepting: components.isRecovered)

@@ -612,6 +612,40 @@ paths:
                 type: object
                 required: [openapi, info, paths]
 
+  /sdk/starling.js:
+    get:
+      tags: [operations]
+      operationId: getBrowserSDK
+      summary: The browser SDK
+      description: |
+        `sdk/js/starling.js` as it was when the binary was built: an ES module a page imports to send events
+        (batching, retries, beacons, a queue that survives reloads). Cached for an hour (`Cache-Control: public`) with
+        a strong `ETag`; `If-None-Match` with that tag is answered 304.
+      security:
+        - {}
+      parameters:
+        - name: If-None-Match
+          in: header
+          required: false
+          schema:
+            type: string
+      responses:
+        "200":
+          description: The module.
+          headers:
+            ETag:
+              schema:
+                type: string
+            Cache-Control:
+              schema:
+                type: string
+          content:
+            text/javascript:
+              schema:
+                type: string
+        "304":
+          description: The copy the client holds (its `If-None-Match`) is current.
+
 components:
   securitySchemes:
     secretKey:

@@ -33,15 +33,8 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let level = Logger.Level(rawValue: self.logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        let registry = Self.bootstrapObservability(level: Logger.Level(rawValue: self.logLevel) ?? .info)
         let logger = Logger(label: "starling")
-        let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(Self.metricsFactory(registry: registry))
 
         let app = try buildApplication(
             configuration: try self.serverConfiguration(),
@@ -116,6 +109,20 @@ struct Serve: AsyncParsableCommand {
                 snapshotInterval: .seconds(self.cluster.snapshotSeconds)
             )
         )
+    }
+
+    /// Bootstraps logging (to standard error, at `level`) and the Prometheus metrics backend, once per process.
+    ///
+    /// - Returns: The registry whose exposition `GET /metrics` serves.
+    static func bootstrapObservability(level: Logger.Level) -> PrometheusCollectorRegistry {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(Self.metricsFactory(registry: registry))
+        return registry
     }
 
     static func metricsFactory(registry: PrometheusCollectorRegistry) -> PrometheusMetricsFactory {

@@ -114,7 +114,7 @@ struct AuthenticationAPITests {
 
     @Test func probesAndTheAPIDescriptionStayOpenAndMetricsCanBeProtected() async throws {
         try await APIFixture(security: Self.security()).run { client, _ async throws in
-            for uri in ["/health", "/ready", "/openapi.yaml", "/metrics"] {
+            for uri in ["/health", "/ready", "/openapi.yaml", "/metrics", "/sdk/starling.js"] {
                 #expect(try await self.request(client, .get, uri).status == .ok, "\(uri)")
             }
         }

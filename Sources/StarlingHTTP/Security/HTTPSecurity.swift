@@ -25,7 +25,7 @@ public struct HTTPSecurity: Sendable {
 
 /// What a request needs to be served, by route.
 public enum RouteAccess: Sendable, Hashable {
-    /// Anyone: probes, the API description.
+    /// Anyone: probes, the API description, static assets.
     case open
     /// Sending events: a publishable or a secret key.
     case events
@@ -36,6 +36,8 @@ public enum RouteAccess: Sendable, Hashable {
     public static func of(method: String, path: some StringProtocol, protectMetrics: Bool) -> RouteAccess {
         switch (method, path) {
         case ("GET", "/health"), ("GET", "/ready"), ("GET", "/openapi.yaml"): .open
+        // Static assets: the browser SDK a page loads, the demo site.
+        case ("GET", "/sdk/starling.js"), ("GET", "/demo"), ("GET", "/demo/catalog.json"): .open
         case ("GET", "/metrics"): protectMetrics ? .secret : .open
         case ("POST", "/v1/events"): .events
         default: .secret

@@ -1,5 +1,5 @@
-# Sourced by the scripts that drive headless Chromium (scripts/sdk-js-check): installs Debian's chromium and
-# chromium-driver with apt-get when missing (as root), and selenium, pinned (scripts/browser-requirements.txt), into
+# Sourced by the scripts that drive headless Chromium (scripts/sdk-js-check, scripts/demo-check): installs Debian's chromium and
+# chromium-driver with apt-get when missing (as root), and selenium, pinned (scripts/browser.d/requirements.txt), into
 # .build/browser-venv; sets $python to that environment's interpreter.
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
@@ -15,7 +15,7 @@ if [ ${#missing[@]} -gt 0 ]; then
         exit 1
     fi
 fi
-requirements=scripts/browser-requirements.txt
+requirements=scripts/browser.d/requirements.txt
 venv=.build/browser-venv
 if ! cmp -s "$requirements" "$venv/requirements.txt" 2>/dev/null; then
     python3 -m venv --clear "$venv"
