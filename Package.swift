@@ -120,6 +120,7 @@ let package = Package(
                 "StarlingRedis",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
@@ -162,7 +163,10 @@ let package = Package(
         ),
         .testTarget(
             name: "StarlingStreamTests",
-            dependencies: ["StarlingCore", "StarlingEventLog", "StarlingModels", "StarlingStream", "StarlingTestSupport"]
+            dependencies: [
+                "StarlingCore", "StarlingEventLog", "StarlingModels", "StarlingStream", "StarlingTestSupport",
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ]
         ),
         .testTarget(
             name: "StarlingHTTPTests",

@@ -305,6 +305,7 @@ final class LogWriter: Sendable {
         }
         log.logMetrics.syncDuration.recordNanoseconds((ContinuousClock.now - syncStart).wholeNanoseconds)
         log.logMetrics.commitBatchBytes.record(items.reduce(0) { $0 + $1.bytes.count })
+        log.logMetrics.commitBatchRecords.record(items.reduce(0) { $0 + ($1.endOffset - $1.firstOffset) })
         let journalSequence = log.journal?.sequence ?? 0
         let consumers = log.lock.withLock { state in
             state.journalSequence = journalSequence

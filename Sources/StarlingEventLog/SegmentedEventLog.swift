@@ -317,6 +317,8 @@ struct LogMetrics: Sendable {
     let appendDuration = Timer(label: "starling_log_append_duration_seconds")
     let syncDuration = Timer(label: "starling_log_sync_duration_seconds")
     let commitBatchBytes = Recorder(label: "starling_log_commit_batch_bytes")
+    /// Records made durable by one group commit (the batch size).
+    let commitBatchRecords = Recorder(label: "starling_log_commit_batch_records")
     /// Writes or syncs that failed and stopped the log (at most one per process lifetime).
     let storageFailures = Counter(label: "starling_log_storage_failures_total")
     /// Appends refused because a write found the disk full; nothing of them was stored.

@@ -6,9 +6,40 @@ public enum MetricsHelp {
     public static let catalog: [String: String] = [
         "starling_http_requests_total": "HTTP requests served, by route, method and status.",
         "starling_http_request_duration_seconds": "Time to produce an HTTP response, by route, method and status.",
+        "starling_http_auth_failures_total": "Requests refused by API-key checks, by reason (missing_key, unknown_key, publishable_key, origin, rate_limited).",
         "starling_ingest_events_accepted_total": "Events accepted by ingest and durably appended to the log.",
         "starling_ingest_events_rejected_total": "Events rejected by ingest validation.",
         "starling_ingest_events_duplicate_total": "Events acknowledged as duplicates of an already accepted id.",
+        "starling_ingest_events_total":
+            "Events of ingest requests, by event type and result (accepted, duplicate, rejected; a rejected event's type is unknown).",
+        "starling_ingest_rejected_events_total":
+            "Events rejected by ingest validation, by reason: the field at fault, malformed (not an object or an unparsable line) or other.",
+        "starling_ingest_refused_requests_total":
+            "Ingest requests refused as a whole, nothing of them stored, by reason (overloaded, disk_full, recovering, log_stopped, malformed_body, too_large, unsupported_media_type, unavailable).",
+        "starling_log_commit_batch_records": "Records made durable by one group commit (the batch size).",
+        "starling_processor_partition_lag_records":
+            "Records in a log partition not yet applied by the processor, by topic and partition (read at scrape time).",
+        "starling_model_update_duration_seconds":
+            "Time the engine took to learn one slice of events (at most 256) under its write lock.",
+        "starling_retrains_total": "Full embedding retrains that ended, by result (success, failure).",
+        "starling_retrain_last_success_timestamp_seconds": "Unix time at which the latest successful retrain was installed.",
+        "starling_cache_invalidations_total":
+            "Cached lists found no longer valid or evicted, by layer and reason (user_changed, model_changed, expired, catalog, evicted).",
+        "starling_recommendation_duration_seconds":
+            "Time to produce a recommendation list in the service, by endpoint (user, session, precompute: background refreshes) and cache result (process_hit, shared_hit, miss, disabled).",
+        "starling_role_info": "Always 1; its role label is the process's --role (all, processor, api), for grouping by role.",
+        "starling_ready": "1 while the process is ready (GET /ready answers 200), else 0 (read at scrape time).",
+        "starling_users": "Users the engine holds (in an API process, those of its model replica).",
+        "starling_items": "Items the engine holds (in an API process, those of its model replica).",
+        "starling_store_entries": "Entries held in memory, by store (catalog items, cache users, dedup_ids).",
+        "starling_memory_bytes": "Estimated bytes held in memory, by store (user_index: the interned user ids).",
+        "process_resident_memory_bytes": "Resident memory of the process in bytes.",
+        "starling_data_disk_free_bytes": "Bytes available to Starling on the file system of the data directory.",
+        "starling_data_disk_size_bytes": "Size in bytes of the file system of the data directory.",
+        "starling_redis_commands_total": "Redis commands and pipelines sent, by connection kind.",
+        "starling_redis_command_failures_total":
+            "Redis commands and pipelines that failed because Redis was unreachable or did not answer in time, by connection kind.",
+        "starling_redis_up": "1 unless the latest Redis command on the connection failed because Redis was unreachable or slow, by connection kind.",
         "starling_log_appended_records_total": "Records appended to the embedded event log.",
         "starling_log_append_duration_seconds": "Time from an append call to its durable acknowledgement.",
         "starling_log_sync_duration_seconds": "Time the log writer spent writing and syncing one group commit.",
@@ -25,7 +56,8 @@ public enum MetricsHelp {
         "starling_processor_events_applied_total": "Events applied to profiles and models by the stream processor.",
         "starling_processor_duplicates_skipped_total": "Events skipped by the processor because their id was applied.",
         "starling_processor_undecodable_records_total": "Log records the processor could not decode.",
-        "starling_processor_lag_records": "Records in the log not yet applied by the processor (consumer lag).",
+        "starling_processor_lag_records":
+            "Records in the log not yet applied by the processor (consumer lag), summed over partitions.",
         "starling_processor_checkpoint_ahead_of_log_records_total":
             "Records a restored checkpoint had applied beyond the end of the recovered log.",
         "starling_processor_missing_records_total":
@@ -37,7 +69,7 @@ public enum MetricsHelp {
         "starling_dedup_evicted_ids_total":
             "Applied event ids forgotten before their retention ended because --dedup-max-ids was reached.",
         "starling_retrain_duration_seconds": "Time of one full embedding retrain, from snapshot to hot swap.",
-        "starling_model_version": "Version of the retrained embeddings in use.",
+        "starling_model_version": "Version of the retrained embeddings in use (0 until the first full retrain).",
         "starling_cache_requests_total":
             "Recommendation cache lookups, by layer (process or shared) and result (hit, miss, or error: the shared store was unreachable).",
         "starling_read_your_writes_timeouts_total":

@@ -30,6 +30,23 @@ public final class RedisClient: Sendable {
     private let logger: Logger
     private let endpoint: String
     private let state: NIOLockedValueBox<StateMachine<RedisConnection, EventLoopPromise<RedisConnection>>>
+    private let counts = NIOLockedValueBox(Statistics())
+
+    /// Commands (a pipeline counts once) sent since the client was created, and those that failed because Redis
+    /// could not be reached or did not answer in time (``RedisError/isTransient``): for metrics.
+    public struct Statistics: Hashable, Sendable {
+        public var commands: UInt64 = 0
+        public var transientFailures: UInt64 = 0
+        /// Whether the latest command failed transiently (`false` before the first).
+        public var lastCommandFailed = false
+
+        public init() {}
+    }
+
+    /// The commands sent so far and how many failed transiently.
+    public var statistics: Statistics {
+        self.counts.withLockedValue { $0 }
+    }
 
     /// A logger that drops everything: the default when none is given.
     public static let loggingDisabled = Logger(label: "starling.redis", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -171,8 +188,28 @@ public final class RedisClient: Sendable {
 
     // MARK: Connection handling
 
-    /// Sends encoded command(s) on the connection, opening it first when needed, and returns `replyCount` replies.
+    /// Sends encoded command(s) and counts the outcome in ``statistics``.
     private func execute(_ bytes: [UInt8], replyCount: Int, name: String) async throws -> [RESPValue] {
+        do {
+            let replies = try await self.executeOnConnection(bytes, replyCount: replyCount, name: name)
+            self.counts.withLockedValue {
+                $0.commands += 1
+                $0.lastCommandFailed = false
+            }
+            return replies
+        } catch {
+            let transient = (error as? RedisError)?.isTransient ?? false
+            self.counts.withLockedValue {
+                $0.commands += 1
+                if transient { $0.transientFailures += 1 }
+                $0.lastCommandFailed = transient
+            }
+            throw error
+        }
+    }
+
+    /// Sends encoded command(s) on the connection, opening it first when needed, and returns `replyCount` replies.
+    private func executeOnConnection(_ bytes: [UInt8], replyCount: Int, name: String) async throws -> [RESPValue] {
         try Task.checkCancellation()
         let timeout = self.configuration.commandTimeout
         let deadline = NIODeadline.now() + TimeAmount(timeout)

@@ -66,11 +66,17 @@ public struct APIRole: ServerRole {
             ),
             readYourWrites: .init(timeout: serving.readYourWritesTimeout)
         )
+        let sampler = ScrapeSampler(
+            .init(role: .api, ready: { follower.isReady }, engine: engine, catalog: catalog, redis: redis.all)
+        )
         self.components = APIComponents(
             ingest: nil,
             recommendations: recommendations,
             readiness: { (follower.isReady, follower.hasSnapshot, 0) },
-            metricsText: { MetricsHelp.annotate(metricsText()) },
+            metricsText: {
+                sampler.sample()
+                return MetricsHelp.annotate(metricsText())
+            },
             maxBodyBytes: configuration.http.maxBodyBytes,
             models: ModelsController(
                 status: {

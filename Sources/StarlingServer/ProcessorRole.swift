@@ -172,6 +172,28 @@ public struct ProcessorRole: ServerRole {
             )
         }
 
+        let partitionLag: @Sendable () -> [TopicPartition: Int64] = {
+            let ends = log.endOffsets()
+            let positions = processor.positions
+            var lag: [TopicPartition: Int64] = [:]
+            for (partition, end) in ends { lag[partition] = max(0, end - (positions[partition] ?? 0)) }
+            return lag
+        }
+        var cachedUsers: (@Sendable () -> Int)?
+        if let cache { cachedUsers = { cache.count } }
+        let sampler = ScrapeSampler(
+            .init(
+                role: configuration.role,
+                ready: { processor.isReady && log.failure == nil },
+                engine: processor.engine,
+                catalog: catalog,
+                partitionLag: partitionLag,
+                cachedUsers: cachedUsers,
+                deduplicationIDs: { deduplication.count },
+                dataDirectory: storage.directory,
+                redis: redis?.all ?? []
+            )
+        )
         let validator = EventValidator(
             configuration: .init(
                 schema: processing.schema,
@@ -190,7 +212,10 @@ public struct ProcessorRole: ServerRole {
             readiness: { (processor.isReady, processor.isRecovered, processor.lag()) },
             storageFailure: { log.failure?.message },
             diskFull: { log.diskFull?.message },
-            metricsText: { MetricsHelp.annotate(metricsText()) },
+            metricsText: {
+                sampler.sample()
+                return MetricsHelp.annotate(metricsText())
+            },
             isRecovered: { processor.isRecovered },
             maxBodyBytes: configuration.http.maxBodyBytes,
             models: ModelsController(

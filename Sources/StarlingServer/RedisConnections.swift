@@ -16,6 +16,12 @@ public struct RedisConnections: Sendable {
     /// Model snapshot chunks (10 s timeout).
     public let snapshots: RedisClient
 
+    /// Every connection with its kind, as the `connection` dimension of the Redis metrics.
+    var all: [(kind: String, client: RedisClient)] {
+        [("serving", self.serving), ("publishing", self.publishing), ("acknowledging", self.acknowledging),
+         ("snapshots", self.snapshots)]
+    }
+
     /// Creates the connections (each connects on its first command).
     ///
     /// - Parameters:

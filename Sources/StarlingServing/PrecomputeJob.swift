@@ -169,7 +169,7 @@ public final class PrecomputeJob<Profiles: ProfileStore>: Service {
                     credit -= 1
                     own += 1
                     do {
-                        _ = try await self.service.recommendations(for: user, self.configuration.request)
+                        _ = try await self.service.recommendations(for: user, self.configuration.request, endpoint: .precompute)
                         self.refreshed.increment()
                     } catch {
                         self.logger.debug("Precomputing a list failed", metadata: ["starling.user": "\(user)", "error": "\(error)"])

@@ -12,6 +12,18 @@ public struct Recommendation: Hashable, Sendable {
     }
 }
 
+/// Where a list came from, as the `cache` dimension of `starling_recommendation_duration_seconds`.
+public enum CacheResult: String, Hashable, Sendable, CaseIterable {
+    /// Served from the in-process cache.
+    case processHit = "process_hit"
+    /// Served from the shared (Redis) cache.
+    case sharedHit = "shared_hit"
+    /// Computed: no cache layer held a valid list.
+    case miss
+    /// Computed: no cache layer is on (or the list is never cached, as for sessions).
+    case disabled
+}
+
 /// A user's recommendations and the profile version they were computed from.
 public struct Recommendations: Hashable, Sendable {
     public var user: String
@@ -26,6 +38,8 @@ public struct Recommendations: Hashable, Sendable {
     /// ``items`` as the cache's renderer wrote them (see ``RecommendationCache/Configuration/render``), when the
     /// list came from the in-process cache.
     public var renderedItems: [UInt8]?
+    /// Where the list came from: a cache layer, or computed (for `starling_recommendation_duration_seconds`).
+    public var cache: CacheResult = .disabled
 
     public init(
         user: String,

@@ -50,6 +50,10 @@ public struct RecommendationService<Profiles: ProfileStore>: Sendable {
         self.catalog = catalog
         self.defaultRules = defaultRules
         self.defaultCategoryCap = defaultCategoryCap
+        // Created with the service, so that their series are exported (at zero) before the first request.
+        _ = ReadYourWritesMetrics.shared
+        _ = RecommendationMetrics.shared
+        if shared != nil { _ = SharedServingMetrics.shared }
     }
 
     /// The profile of `user`, if known, reflecting every event of the user acknowledged before the call (within
@@ -120,14 +124,28 @@ public struct RecommendationService<Profiles: ProfileStore>: Sendable {
     /// ``Recommendations/fresh``. A cached list is served only for the profile version (and model version) it was
     /// computed from, unless the cache's ``CacheInvalidation`` opts into reuse.
     public func recommendations(for user: String, _ request: RecommendationRequest) async throws -> Recommendations {
+        try await self.recommendations(for: user, request, endpoint: .user)
+    }
+
+    /// ``recommendations(for:_:)``, timed under `endpoint` (the precompute job's refreshes are not requests).
+    func recommendations(
+        for user: String,
+        _ request: RecommendationRequest,
+        endpoint: RecommendationMetrics.Endpoint
+    ) async throws -> Recommendations {
         self.meter?.record()
+        let started = ContinuousClock.now
+        let result: Recommendations
         if let shared = self.shared, shared.usersFromStore {
-            return try await self.sharedOrComputed(for: user, request, local: nil)
+            result = try await self.sharedOrComputed(for: user, request, local: nil)
+        } else {
+            let fresh = await self.waitForAcknowledgedEvents(of: user)
+            let profile = try await self.profiles.profile(for: user)
+            var list = try await self.cachedOrComputed(for: user, request, profile: profile)
+            list.fresh = fresh
+            result = list
         }
-        let fresh = await self.waitForAcknowledgedEvents(of: user)
-        let profile = try await self.profiles.profile(for: user)
-        var result = try await self.cachedOrComputed(for: user, request, profile: profile)
-        result.fresh = fresh
+        RecommendationMetrics.shared.record(endpoint, cache: result.cache, since: started)
         return result
     }
 
@@ -158,23 +176,28 @@ public struct RecommendationService<Profiles: ProfileStore>: Sendable {
             isRecommendable: { self.catalog.isRecommendable($0, at: now) }
         ) {
             guard hit.profileVersion != version, request.excludeSeen == .all, let profile else {
-                return Recommendations(
+                var list = Recommendations(
                     user: user,
                     items: hit.items,
                     profileVersion: version,
                     modelVersion: hit.modelVersion,
                     renderedItems: hit.rendered
                 )
+                list.cache = .processHit
+                return list
             }
             // Reused across events that do not invalidate it (an opt-in): without what the user touched since.
-            return Recommendations(
+            var list = Recommendations(
                 user: user,
                 items: hit.items.filter { !profile.interacted.contains(ItemKey($0.item)) },
                 profileVersion: version,
                 modelVersion: hit.modelVersion
             )
+            list.cache = .processHit
+            return list
         }
-        let computed = try await self.sharedOrComputed(for: user, request, local: profile)
+        var computed = try await self.sharedOrComputed(for: user, request, local: profile)
+        if computed.cache == .disabled { computed.cache = .miss }
         cache.store(
             computed.items,
             user: user,
@@ -245,17 +268,29 @@ public struct RecommendationService<Profiles: ProfileStore>: Sendable {
             if list.profileVersion != profile?.version, request.excludeSeen == .all, let profile {
                 items.removeAll { profile.interacted.contains(ItemKey($0.item)) }
             }
-            return Recommendations(
+            var served = Recommendations(
                 user: user,
                 items: items,
                 profileVersion: profile?.version ?? 0,
                 modelVersion: list.modelVersion,
                 fresh: fresh
             )
+            served.cache = .sharedHit
+            return served
         }
         if lookup != nil, !key.isEmpty { metrics.misses.increment() }
+        if let list = lookup?.list {
+            let reason: CacheInvalidationMetrics.Reason? =
+                if list.epoch != epoch { .userChanged }
+                else if list.modelVersion != modelVersion { .modelChanged }
+                else if now.milliseconds - list.computedAt >= timeToLive || modelTime - list.modelTime >= timeToLive { .expired }
+                else if !list.items.allSatisfy({ self.catalog.isRecommendable($0.item, at: now) }) { .catalog }
+                else { nil }
+            if let reason { metrics.invalidations.record(reason) }
+        }
         var (computed, modelHasUser) = self.compute(for: user, request, profile: profile, published: published)
         computed.fresh = fresh
+        if !key.isEmpty { computed.cache = .miss }
         // A list computed from a model snapshot that has not yet seen all of the user's events is served but not
         // shared: the next snapshot may know the items. An API process cannot validate a list of a user it has no
         // published state of: such lists are not shared. Neither is a list that may miss acknowledged events.
@@ -436,6 +471,8 @@ public struct RecommendationService<Profiles: ProfileStore>: Sendable {
         recentItems: [String] = [],
         _ request: RecommendationRequest
     ) async -> [Recommendation] {
+        let started = ContinuousClock.now
+        defer { RecommendationMetrics.shared.record(.session, cache: .disabled, since: started) }
         if let session, let shared = self.shared, shared.usersFromStore,
             let published = try? await shared.store.sessionItems(session)
         {

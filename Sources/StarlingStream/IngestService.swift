@@ -23,6 +23,7 @@ public struct IngestService<Log: EventLog>: Sendable {
     public let decoder: IngestBatchDecoder
     private let sinks: [any AcknowledgementSink]
     private let backlog: ProcessingBacklog?
+    private let metrics = IngestMetrics()
 
     /// - Parameters:
     ///   - acknowledgements: Told about every durable batch before ``ingest(_:format:)`` returns, so that reads after
@@ -63,6 +64,8 @@ public struct IngestService<Log: EventLog>: Sendable {
         var appends: [LogAppend] = []
         appends.reserveCapacity(entries.count)
         var reserved: Set<String> = []
+        var accepted: [EventType: Int] = [:]
+        var duplicates: [EventType: Int] = [:]
         for (index, entry) in entries.enumerated() {
             switch entry {
             case .failure(let error):
@@ -77,14 +80,19 @@ public struct IngestService<Log: EventLog>: Sendable {
                     // reservation's outcome would never end).
                     guard !reserved.contains(id), await self.reserve(id, at: receivedAt) else {
                         result.duplicates += 1
+                        duplicates[event.type, default: 0] += 1
                         continue
                     }
                     reserved.insert(id)
                 }
+                accepted[event.type, default: 0] += 1
                 appends.append(LogAppend(topic: topic, key: event.user, payload: event.encoded()))
             }
         }
-        guard !appends.isEmpty else { return result }
+        guard !appends.isEmpty else {
+            self.metrics.record(accepted: [:], duplicates: duplicates, rejected: result.rejected.map(\.error))
+            return result
+        }
         let positions: [LogPosition]
         do {
             positions = try await self.log.append(appends)
@@ -95,6 +103,7 @@ public struct IngestService<Log: EventLog>: Sendable {
         for id in reserved { self.deduplication.commit(id) }
         for sink in self.sinks { await sink.acknowledged(appends, at: positions) }
         result.accepted = appends.count
+        self.metrics.record(accepted: accepted, duplicates: duplicates, rejected: result.rejected.map(\.error))
         return result
     }
 

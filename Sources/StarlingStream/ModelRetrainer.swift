@@ -63,6 +63,9 @@ public final class ModelRetrainer<Log: EventLog>: Service {
     private let requestContinuation: AsyncStream<Void>.Continuation
     private let duration = Timer(label: "starling_retrain_duration_seconds")
     private let version = Gauge(label: "starling_model_version")
+    private let succeeded = Counter(label: "starling_retrains_total", dimensions: [("result", "success")])
+    private let failed = Counter(label: "starling_retrains_total", dimensions: [("result", "failure")])
+    private let lastSuccess = Gauge(label: "starling_retrain_last_success_timestamp_seconds")
 
     public init(log: Log, processor: StreamProcessor<Log>, configuration: Configuration = .init(), logger: Logger) {
         self.log = log
@@ -145,6 +148,8 @@ public final class ModelRetrainer<Log: EventLog>: Service {
             let elapsed = ContinuousClock.now - started
             self.duration.recordNanoseconds(elapsed.wholeNanoseconds)
             self.version.record(Double(modelVersion))
+            self.succeeded.increment()
+            self.lastSuccess.record(Date().timeIntervalSince1970)
             self.state.withLock {
                 $0.running = false
                 $0.lastFinished = .now
@@ -163,6 +168,8 @@ public final class ModelRetrainer<Log: EventLog>: Service {
             )
         } catch {
             self.processor.engine.write { $0.cancelRetrain() }
+            // A retrain cut short by shutdown did not fail.
+            if !(error is CancellationError) { self.failed.increment() }
             self.state.withLock {
                 $0.running = false
                 $0.lastFinished = .now

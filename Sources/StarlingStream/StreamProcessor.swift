@@ -365,11 +365,13 @@ public final class StreamProcessor<Log: EventLog>: Service {
         var start = 0
         while start < events.count {
             let end = min(events.count, start + self.configuration.writeSlice)
+            let learning = ContinuousClock.now
             let firstSequence = self.engine.write { engine in
                 let first = engine.eventCount + 1
                 for event in events[start..<end] { engine.learn(event) }
                 return first
             }
+            self.metrics.modelUpdate.recordNanoseconds((ContinuousClock.now - learning).wholeNanoseconds)
             self.publisher?.publish(applied: AppliedSlice(firstSequence: firstSequence, events: Array(events[start..<end])))
             if let onApplied = self.onApplied {
                 for event in events[start..<end] { onApplied(event) }
@@ -537,6 +539,8 @@ struct ProcessorMetrics: Sendable {
     let undecodable = Counter(label: "starling_processor_undecodable_records_total")
     let freshness = Timer(label: "starling_freshness_seconds")
     let lag = Gauge(label: "starling_processor_lag_records")
+    /// Time the engine took to learn one slice of events (at most ``Configuration/writeSlice``) under its write lock.
+    let modelUpdate = Timer(label: "starling_model_update_duration_seconds")
     let checkpointDuration = Timer(label: "starling_checkpoint_duration_seconds")
     let checkpointFailures = Counter(label: "starling_checkpoint_failures_total")
     /// Applied event ids forgotten before their retention window ended, because the index was full.

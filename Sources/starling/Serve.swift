@@ -134,6 +134,12 @@ struct Serve: AsyncParsableCommand {
             .seconds(1), .seconds(2), .seconds(5),
         ]
         factory.defaultDurationHistogramBuckets = fine
+        // Retrains and checkpoints take seconds to minutes.
+        let long: [Duration] = [1, 2, 5, 10, 30, 60, 120, 300, 600, 1_800, 3_600].map { .seconds($0) }
+        factory.durationHistogramBuckets["starling_retrain_duration_seconds"] = long
+        factory.durationHistogramBuckets["starling_checkpoint_duration_seconds"] = fine + long.filter { $0 > .seconds(5) }
+        factory.valueHistogramBuckets["starling_log_commit_batch_records"] = (0...14).map { Double(1 << $0) }
+        factory.valueHistogramBuckets["starling_log_commit_batch_bytes"] = (4...12).map { Double(1 << ($0 * 2)) }
         return factory
     }
 }

@@ -183,6 +183,21 @@ struct ServerError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
+/// Runs `executable` until it exits; returns its exit status and its standard output and error.
+func runToEnd(_ executable: String, _ arguments: [String]) async throws -> (Int32, String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = output
+    try process.run()
+    let reader = output.fileHandleForReading
+    let data = await onOwnThread { reader.readDataToEndOfFile() }
+    try await waitForExit(of: process)
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
 /// Checks a metrics exposition with `promtool check metrics` (every metric needs HELP and TYPE lines).
 func expectPromtoolAccepts(_ metrics: Data, sourceLocation: SourceLocation = #_sourceLocation) async throws {
     let promtool = "/usr/bin/promtool"

@@ -122,16 +122,6 @@ struct ThroughAPIEvaluationTests {
 
     /// Runs the binary; returns its exit status and its standard output and error.
     static func run(_ arguments: [String]) async throws -> (Int32, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: StarlingServer.binaryPath)
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let reader = output.fileHandleForReading
-        let data = await onOwnThread { reader.readDataToEndOfFile() }
-        try await waitForExit(of: process)
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        try await runToEnd(StarlingServer.binaryPath, arguments)
     }
 }

@@ -1,3 +1,5 @@
+import Metrics
+import MetricsTestKit
 import StarlingCore
 import StarlingEventLog
 import StarlingModels
@@ -5,7 +7,47 @@ import StarlingStream
 import StarlingTestSupport
 import Testing
 
+/// The real log, except that the retrainer's consumer cannot be made: every retrain fails.
+private final class NoRetrainLog: EventLog {
+    let log: SegmentedEventLog
+
+    init(_ log: SegmentedEventLog) {
+        self.log = log
+    }
+
+    var topics: [String] { self.log.topics }
+    func partitionCount(of topic: String) -> Int { self.log.partitionCount(of: topic) }
+    func endOffsets() -> [TopicPartition: Int64] { self.log.endOffsets() }
+    func append(_ records: [LogAppend]) async throws -> [LogPosition] { try await self.log.append(records) }
+    func makeConsumer(group: String, topics: [String]) async throws -> SegmentedEventLog.Consumer {
+        guard group != "starling-retrain" else { throw EventLogError.io("injected failure") }
+        return try await self.log.makeConsumer(group: group, topics: topics)
+    }
+}
+
 struct ModelRetrainerTests {
+    @Test func aFailedRetrainIsCountedAsAFailure() async throws {
+        let metrics = TestMetrics()
+        let directory = TemporaryDirectory()
+        let real = try openLog(directory.path)
+        let log = NoRetrainLog(real)
+        let processor = StreamProcessor(
+            log: log,
+            deduplication: DeduplicationIndex(),
+            checkpoints: MemoryCheckpointStore(),
+            logger: testLogger
+        )
+        let retrainer = withMetricsFactory(metrics) {
+            ModelRetrainer(log: log, processor: processor, configuration: .init(interval: nil), logger: testLogger)
+        }
+        await retrainer.retrain()
+        #expect(retrainer.status.lastError != nil)
+        #expect(try metrics.expectCounter("starling_retrains_total", [("result", "failure")]).totalValue == 1)
+        #expect(try metrics.expectCounter("starling_retrains_total", [("result", "success")]).totalValue == 0)
+        #expect(try metrics.expectGauge("starling_retrain_last_success_timestamp_seconds").lastValue == nil)
+        await real.close()
+    }
+
     @Test func withTheIALSTrainerTheLiveRetrainIsAnIALSRefit() async throws {
         let directory = TemporaryDirectory()
         let log = try openLog(directory.path)

@@ -82,6 +82,7 @@ public final class RecommendationCache: Sendable {
     private let perShardCapacity: Int
     private let hits = Counter(label: "starling_cache_requests_total", dimensions: [("layer", "process"), ("result", "hit")])
     private let misses = Counter(label: "starling_cache_requests_total", dimensions: [("layer", "process"), ("result", "miss")])
+    private let invalidations = CacheInvalidationMetrics(layer: "process")
 
     public init(configuration: Configuration = .init()) {
         self.configuration = configuration
@@ -113,25 +114,33 @@ public final class RecommendationCache: Sendable {
         isRecommendable: (String) -> Bool
     ) -> Entry? {
         let now = ContinuousClock.now
-        let entry = self.shard(user).withLock { shard -> Entry? in
+        let (entry, invalidated) = self.shard(user).withLock { shard -> (Entry?, CacheInvalidationMetrics.Reason?) in
             // One hash of the user for the look-up and the recency update.
-            guard let index = shard.users.index(forKey: user) else { return nil }
-            guard let entry = shard.users.values[index].lists[key] else { return nil }
-            guard entry.expires > now, entry.epoch == epoch, entry.modelVersion == modelVersion,
-                modelTime - entry.modelTime < self.timeToLiveMilliseconds
-            else {
+            guard let index = shard.users.index(forKey: user) else { return (nil, nil) }
+            guard let entry = shard.users.values[index].lists[key] else { return (nil, nil) }
+            let reason: CacheInvalidationMetrics.Reason? =
+                if entry.epoch != epoch { .userChanged }
+                else if entry.modelVersion != modelVersion { .modelChanged }
+                else if !(entry.expires > now && modelTime - entry.modelTime < self.timeToLiveMilliseconds) { .expired }
+                else { nil }
+            if let reason {
                 shard.users.values[index].lists[key] = nil
-                return nil
+                return (nil, reason)
             }
             shard.tick &+= 1
             shard.users.values[index].lastUsed = shard.tick
             shard.users.values[index].lists[key]?.lastUsed = shard.tick
-            return entry
+            return (entry, nil)
         }
-        guard let entry,
-            (entry.catalogVersion == catalogVersion && (entry.earliestExpiry.map { time < $0 } ?? true))
-                || entry.items.allSatisfy({ isRecommendable($0.item) })
+        if let invalidated { self.invalidations.record(invalidated) }
+        guard let entry else {
+            self.misses.increment()
+            return nil
+        }
+        guard (entry.catalogVersion == catalogVersion && (entry.earliestExpiry.map { time < $0 } ?? true))
+            || entry.items.allSatisfy({ isRecommendable($0.item) })
         else {
+            self.invalidations.record(.catalog)
             self.misses.increment()
             return nil
         }
@@ -164,7 +173,7 @@ public final class RecommendationCache: Sendable {
             lastUsed: 0
         )
         let listsPerUser = self.configuration.listsPerUser
-        self.shard(user).withLock { shard in
+        let evicted = self.shard(user).withLock { shard -> Int in
             shard.tick &+= 1
             entry.lastUsed = shard.tick
             var lists = shard.users.removeValue(forKey: user) ?? UserLists()
@@ -176,8 +185,14 @@ public final class RecommendationCache: Sendable {
             lists.lists[key] = entry
             lists.lastUsed = shard.tick
             shard.users[user] = lists
-            if shard.users.count > self.perShardCapacity { Self.evict(&shard, keep: self.perShardCapacity * 9 / 10) }
+            if shard.users.count > self.perShardCapacity {
+                let before = shard.users.count
+                Self.evict(&shard, keep: self.perShardCapacity * 9 / 10)
+                return before - shard.users.count
+            }
+            return 0
         }
+        if evicted > 0 { self.invalidations.record(.evicted, count: evicted) }
     }
 
     private static func evict(_ shard: inout Shard, keep: Int) {
@@ -188,5 +203,39 @@ public final class RecommendationCache: Sendable {
     /// Cached users.
     public var count: Int {
         self.shards.reduce(0) { $0 + $1.withLock { $0.users.count } }
+    }
+}
+
+/// `starling_cache_invalidations_total`: cached lists dropped, by layer and reason. A list of an older epoch is
+/// counted when a look-up finds it, not when the event that outdated it arrives (nothing is busted eagerly).
+struct CacheInvalidationMetrics: Sendable {
+    enum Reason: String, CaseIterable, Sendable {
+        /// The user acted since (their epoch moved).
+        case userChanged = "user_changed"
+        /// A retrain installed new embeddings.
+        case modelChanged = "model_changed"
+        /// Its time to live passed (wall time or the models' event time).
+        case expired
+        /// An item of the list is no longer recommendable (catalogue change or expiry).
+        case catalog
+        /// Dropped to stay within the cache's capacity (counted per user, with all their lists).
+        case evicted
+    }
+
+    private let counters: [Reason: Counter]
+
+    init(layer: String) {
+        var counters: [Reason: Counter] = [:]
+        for reason in Reason.allCases {
+            counters[reason] = Counter(
+                label: "starling_cache_invalidations_total",
+                dimensions: [("layer", layer), ("reason", reason.rawValue)]
+            )
+        }
+        self.counters = counters
+    }
+
+    func record(_ reason: Reason, count: Int = 1) {
+        self.counters[reason]?.increment(by: count)
     }
 }

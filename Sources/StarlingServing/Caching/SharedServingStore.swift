@@ -199,4 +199,6 @@ struct SharedServingMetrics: Sendable {
     let misses = Counter(label: "starling_cache_requests_total", dimensions: [("layer", "shared"), ("result", "miss")])
     /// Lookups that failed (the store unreachable or slow): the request was computed from local state.
     let errors = Counter(label: "starling_cache_requests_total", dimensions: [("layer", "shared"), ("result", "error")])
+    /// Shared lists found but no longer valid.
+    let invalidations = CacheInvalidationMetrics(layer: "shared")
 }
