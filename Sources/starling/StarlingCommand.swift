@@ -5,7 +5,7 @@ struct StarlingCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "starling",
         abstract: "Starling: real-time personalized recommendations.",
-        subcommands: [Serve.self, Eval.self],
+        subcommands: [Serve.self, Eval.self, KafkaMock.self],
         defaultSubcommand: nil
     )
 }
