@@ -362,12 +362,19 @@ public final class KafkaEventLog: EventLog, Service {
         }
         guard first else { return }
         let producer = self.producer
-        let timeout = KafkaCluster.milliseconds(self.configuration.deliveryTimeout)
+        let state = self.state
+        let deliveryTimeout = self.configuration.deliveryTimeout
         _ = try? await self.worker.run {
-            if rd_kafka_flush(producer.handle, timeout) != RD_KAFKA_RESP_ERR_NO_ERROR {
+            if rd_kafka_flush(producer.handle, KafkaCluster.milliseconds(deliveryTimeout)) != RD_KAFKA_RESP_ERR_NO_ERROR {
                 // Fail what is left, so that no append waits for ever; the delivery thread serves their reports.
                 _ = rd_kafka_purge(producer.handle, Int32(RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT))
                 _ = rd_kafka_flush(producer.handle, 1_000)
+            }
+            // An append that passed its reservation just before the log closed may still be producing: the
+            // producer lives until every reserved append has had its reports (they come within the time-out).
+            let deadline = ContinuousClock.now + deliveryTimeout + .seconds(1)
+            while state.withLock({ $0.pendingRecords }) > 0 && ContinuousClock.now < deadline {
+                Thread.sleep(forTimeInterval: 0.01)
             }
         }
         await self.deliveryThread.stop()
