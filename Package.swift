@@ -16,6 +16,17 @@ let package = Package(
         .library(name: "StarlingRedis", targets: ["StarlingRedis"]),
         .library(name: "StarlingCluster", targets: ["StarlingCluster"]),
         .library(name: "StarlingClient", targets: ["StarlingClient"]),
+        .library(name: "StarlingKafka", targets: ["StarlingKafka"]),
+    ],
+    // Optional system dependencies are traits, off by default, so that a plain `swift build` needs only the
+    // toolchain. A trait gates the dependency here and its module's sources with `#if` (SwiftPM still compiles a
+    // trait-gated module, empty).
+    traits: [
+        .trait(
+            name: "Kafka",
+            description: "Kafka as the event log (starling serve --kafka), through librdkafka (apt: librdkafka-dev)."
+        ),
+        .default(enabledTraits: []),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
@@ -40,6 +51,21 @@ let package = Package(
             name: "StarlingEventLog",
             dependencies: [
                 "StarlingCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .systemLibrary(
+            name: "CRdKafka",
+            pkgConfig: "rdkafka",
+            providers: [.apt(["librdkafka-dev"]), .brew(["librdkafka"])]
+        ),
+        .target(
+            name: "StarlingKafka",
+            dependencies: [
+                "StarlingCore",
+                .target(name: "CRdKafka", condition: .when(traits: ["Kafka"])),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -118,6 +144,7 @@ let package = Package(
                 "StarlingHTTP",
                 "StarlingCluster",
                 "StarlingRedis",
+                .target(name: "StarlingKafka", condition: .when(traits: ["Kafka"])),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -136,12 +163,15 @@ let package = Package(
                 "StarlingStream",
                 "StarlingEvaluation",
                 "StarlingRedis",
+                .target(name: "StarlingKafka", condition: .when(traits: ["Kafka"])),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
         .executableTarget(
@@ -206,6 +236,14 @@ let package = Package(
         .testTarget(
             name: "StarlingIntegrationTests",
             dependencies: ["StarlingClient", "StarlingCore", "StarlingEvaluation", "StarlingModels", "StarlingTestSupport"]
+        ),
+        .testTarget(
+            name: "StarlingKafkaTests",
+            dependencies: [
+                "StarlingCore", "StarlingTestSupport",
+                .target(name: "StarlingKafka", condition: .when(traits: ["Kafka"])),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "StarlingClusterTests",

@@ -53,6 +53,12 @@ public enum MetricsHelp {
         "starling_log_quarantined_bytes_total": "Damaged log bytes recovery moved to the quarantine directory.",
         "starling_log_lost_records_total": "Damaged or missing log records recovery could not restore.",
         "starling_log_repaired_records_total": "Damaged or missing log records recovery restored from the journal.",
+        "starling_kafka_appended_records_total":
+            "Records appended to the Kafka event log and acknowledged by the brokers (--kafka).",
+        "starling_kafka_append_duration_seconds":
+            "Time from an append to the Kafka event log until the brokers acknowledged every record of it.",
+        "starling_kafka_delivery_failures_total":
+            "Records the Kafka brokers refused or did not acknowledge in time; their appends failed (HTTP 503).",
         "starling_processor_events_applied_total": "Events applied to profiles and models by the stream processor.",
         "starling_processor_duplicates_skipped_total": "Events skipped by the processor because their id was applied.",
         "starling_processor_undecodable_records_total": "Log records the processor could not decode.",

@@ -1,17 +1,19 @@
 public import Logging
 public import ServiceLifecycle
 import StarlingCluster
-import StarlingCore
+public import StarlingCore
 public import StarlingEventLog
 public import StarlingHTTP
 import StarlingModels
 import StarlingServing
 public import StarlingStream
 
-/// `--role all` and `--role processor`: the embedded log and the processor, publishing to Redis when
+/// `--role all` and `--role processor`: the event log and the processor, publishing to Redis when
 /// ``ServerConfiguration/Cluster/redis`` is set.
 ///
-/// The log is opened (and recovered) when the role is built; everything else starts with its services. A
+/// The log is the embedded one (`ProcessorRole<SegmentedEventLog>`, opened and recovered when the role is built),
+/// or a Kafka cluster with ``ServerConfiguration/Cluster/kafka`` in a binary built with the `Kafka` trait
+/// (`ProcessorRole<KafkaEventLog>`, built by `ProcessorRole.onKafka`). Everything else starts with its services. A
 /// `processor` process serves no recommendations: it registers none of their routes and keeps no in-process cache,
 /// so its precomputed lists go to Redis only.
 ///
@@ -19,57 +21,63 @@ public import StarlingStream
 /// let role = try ProcessorRole(configuration: configuration, metricsText: { "" }, logger: logger)
 /// try await role.application(logger: logger).runService()
 /// ```
-public struct ProcessorRole: ServerRole {
+public struct ProcessorRole<Log: EventLog>: ServerRole {
     public let configuration: ServerConfiguration
-    /// The embedded event log, in the data directory's `log` directory.
-    public let log: SegmentedEventLog
+    /// The event log.
+    public let log: Log
     /// The stream processor: profiles, models and the catalogue, learned from the log.
-    public let processor: StreamProcessor<SegmentedEventLog>
+    public let processor: StreamProcessor<Log>
     /// Full retrains of the embeddings, on a timer and on `POST /v1/models/retrain`.
-    public let retrainer: ModelRetrainer<SegmentedEventLog>
+    public let retrainer: ModelRetrainer<Log>
     /// Everything the router is built from. Tests may replace parts before taking ``application(logger:)``.
-    public var components: APIComponents<SegmentedEventLog, EngineProfileStore>
+    public var components: APIComponents<Log, EngineProfileStore>
     /// The log first, then the Redis publisher, the processor, the retrainer, the snapshot exporter and the
     /// precompute job: services stop in reverse order, so the publisher stops after the processor (it writes what
     /// the processor's last batch changed) and the log last.
     public var services: [any Service]
 
-    /// Opens the log and assembles the role from a configuration whose role is ``ServerConfiguration/Role/all``
-    /// or ``ServerConfiguration/Role/processor``.
+    /// The topics of the log, each with ``ServerConfiguration/Storage/partitions`` partitions: one per event type's
+    /// topic in the schema, and the catalogue's.
+    public static func topics(for configuration: ServerConfiguration) -> [String: Int] {
+        let partitions = configuration.storage.partitions
+        var topics = Dictionary(
+            uniqueKeysWithValues: configuration.processing.schema.topics.map { ($0, partitions) }
+        )
+        topics[CatalogService<Log>.topic] = partitions
+        return topics
+    }
+
+    static func processorConfiguration(for configuration: ServerConfiguration) throws
+        -> StreamProcessor<Log>.Configuration
+    {
+        StreamProcessor<Log>.Configuration(
+            checkpointInterval: configuration.storage.checkpointInterval,
+            engine: try RecommendationEngine.Configuration(settings: configuration.processing.modelSettings),
+            backlog: configuration.processing.maxLag.map { ProcessingBacklog.Configuration(maxLag: $0) }
+        )
+    }
+
+    /// Assembles the role on an open log, from a configuration whose role is ``ServerConfiguration/Role/all`` or
+    /// ``ServerConfiguration/Role/processor``. The log runs as the role's first service, so it closes last.
+    ///
+    /// - Parameters:
+    ///   - storageFailure: Why the log stopped accepting events for good, or `nil` (`/health` and `/ready` say it).
+    ///   - diskFull: Why the log refuses appends while its disk is full, or `nil`.
     public init(
         configuration: ServerConfiguration,
+        log: Log,
+        storageFailure: @escaping @Sendable () -> String? = { nil },
+        diskFull: @escaping @Sendable () -> String? = { nil },
         metricsText: @escaping @Sendable () -> String,
         logger: Logger
-    ) throws {
+    ) throws where Log: Service {
         precondition(configuration.role != .api, "an API process has no log: build an APIRole")
         self.configuration = configuration
         let storage = configuration.storage
         let processing = configuration.processing
         let serving = configuration.serving
         let servesRecommendations = configuration.role == .all
-
-        var topics = Dictionary(uniqueKeysWithValues: processing.schema.topics.map { ($0, storage.partitions) })
-        topics[CatalogService<SegmentedEventLog>.topic] = storage.partitions
-        let processorConfiguration = StreamProcessor<SegmentedEventLog>.Configuration(
-            checkpointInterval: storage.checkpointInterval,
-            engine: try RecommendationEngine.Configuration(settings: processing.modelSettings),
-            backlog: processing.maxLag.map { ProcessingBacklog.Configuration(maxLag: $0) }
-        )
-        var logConfiguration = SegmentedEventLog.Configuration(
-            directory: "\(storage.directory)/log",
-            topics: topics,
-            durability: storage.durability,
-            segmentBytes: storage.segmentBytes,
-            retentionBytes: storage.retentionBytes,
-            retentionAge: storage.retentionAge,
-            maxPendingBytes: storage.maxPendingBytes,
-            // Retention never deletes what the processor has not checkpointed: it replays from its checkpoint,
-            // whose positions it commits to its group after every checkpoint.
-            retentionGroups: [processorConfiguration.group]
-        )
-        logConfiguration.syncFaults = storage.syncFaults
-        logConfiguration.writeFaults = storage.writeFaults
-        let log = try SegmentedEventLog.open(configuration: logConfiguration, logger: logger)
+        let processorConfiguration = try Self.processorConfiguration(for: configuration)
         let catalog = ItemCatalog()
         // A processor-only process serves no requests: its precomputed lists go to Redis only.
         let cache: RecommendationCache? =
@@ -184,7 +192,7 @@ public struct ProcessorRole: ServerRole {
         let sampler = ScrapeSampler(
             .init(
                 role: configuration.role,
-                ready: { processor.isReady && log.failure == nil },
+                ready: { processor.isReady && storageFailure() == nil },
                 engine: processor.engine,
                 catalog: catalog,
                 partitionLag: partitionLag,
@@ -210,8 +218,8 @@ public struct ProcessorRole: ServerRole {
             ),
             recommendations: servesRecommendations ? recommendations : nil,
             readiness: { (processor.isReady, processor.isRecovered, processor.lag()) },
-            storageFailure: { log.failure?.message },
-            diskFull: { log.diskFull?.message },
+            storageFailure: storageFailure,
+            diskFull: diskFull,
             metricsText: {
                 sampler.sample()
                 return MetricsHelp.annotate(metricsText())
@@ -239,5 +247,40 @@ public struct ProcessorRole: ServerRole {
         self.processor = processor
         self.retrainer = retrainer
         self.services = services
+    }
+}
+
+extension ProcessorRole where Log == SegmentedEventLog {
+    /// Opens (and recovers) the embedded log in the data directory's `log` directory and assembles the role from a
+    /// configuration whose role is ``ServerConfiguration/Role/all`` or ``ServerConfiguration/Role/processor``.
+    public init(
+        configuration: ServerConfiguration,
+        metricsText: @escaping @Sendable () -> String,
+        logger: Logger
+    ) throws {
+        let storage = configuration.storage
+        var logConfiguration = SegmentedEventLog.Configuration(
+            directory: "\(storage.directory)/log",
+            topics: Self.topics(for: configuration),
+            durability: storage.durability,
+            segmentBytes: storage.segmentBytes,
+            retentionBytes: storage.retentionBytes,
+            retentionAge: storage.retentionAge,
+            maxPendingBytes: storage.maxPendingBytes,
+            // Retention never deletes what the processor has not checkpointed: it replays from its checkpoint,
+            // whose positions it commits to its group after every checkpoint.
+            retentionGroups: [try Self.processorConfiguration(for: configuration).group]
+        )
+        logConfiguration.syncFaults = storage.syncFaults
+        logConfiguration.writeFaults = storage.writeFaults
+        let log = try SegmentedEventLog.open(configuration: logConfiguration, logger: logger)
+        try self.init(
+            configuration: configuration,
+            log: log,
+            storageFailure: { log.failure?.message },
+            diskFull: { log.diskFull?.message },
+            metricsText: metricsText,
+            logger: logger
+        )
     }
 }

@@ -15,7 +15,7 @@ public import StarlingStream
 /// var configuration = ServerConfiguration()
 /// configuration.storage.directory = "/var/lib/starling"
 /// configuration.serving.cacheTimeToLive = .zero  // no cached lists
-/// let application = try buildApplication(configuration: configuration, metricsText: { "" }, logger: logger)
+/// let application = try await buildApplication(configuration: configuration, metricsText: { "" }, logger: logger)
 /// ```
 public struct ServerConfiguration: Sendable {
     /// What a process runs.
@@ -240,6 +240,37 @@ public struct ServerConfiguration: Sendable {
         }
     }
 
+    /// The Kafka cluster that replaces the embedded event log (needs a binary built with the `Kafka` trait).
+    ///
+    /// Its topics are the embedded log's (one per event type's topic, and `catalog`), created when missing with
+    /// ``Storage/partitions`` partitions; the processor's checkpoints stay in ``Storage/directory``.
+    public struct Kafka: Sendable {
+        /// The brokers to bootstrap from: `host:port[,host:port…]`.
+        public var brokers: String
+        /// The replication factor of the topics created. Defaults to 3.
+        public var replicationFactor: Int
+        /// How long the producer waits for more events before it sends a batch. Defaults to 5 ms.
+        public var linger: Duration
+        /// More librdkafka settings (`security.protocol`, `sasl.*`, …), for the producer and the consumers.
+        public var properties: [String: String]
+        /// More librdkafka settings for the consumers only (`fetch.wait.max.ms`, …).
+        public var consumerProperties: [String: String]
+
+        public init(
+            brokers: String,
+            replicationFactor: Int = 3,
+            linger: Duration = .milliseconds(5),
+            properties: [String: String] = [:],
+            consumerProperties: [String: String] = [:]
+        ) {
+            self.brokers = brokers
+            self.replicationFactor = replicationFactor
+            self.linger = linger
+            self.properties = properties
+            self.consumerProperties = consumerProperties
+        }
+    }
+
     /// How the processes of a deployment share state.
     public struct Cluster: Sendable {
         /// The Redis server sharing cached lists, users' state and model snapshots; `nil` for a single process.
@@ -247,10 +278,18 @@ public struct ServerConfiguration: Sendable {
         public var redis: RedisClient.Configuration?
         /// Time between model snapshots published to Redis. Defaults to 15 seconds.
         public var snapshotInterval: Duration
+        /// The Kafka cluster holding the event log instead of the data directory; `nil` for the embedded log.
+        /// Defaults to `nil`.
+        public var kafka: Kafka?
 
-        public init(redis: RedisClient.Configuration? = nil, snapshotInterval: Duration = .seconds(15)) {
+        public init(
+            redis: RedisClient.Configuration? = nil,
+            snapshotInterval: Duration = .seconds(15),
+            kafka: Kafka? = nil
+        ) {
             self.redis = redis
             self.snapshotInterval = snapshotInterval
+            self.kafka = kafka
         }
     }
 
@@ -291,11 +330,20 @@ public struct ServerConfiguration: Sendable {
     }
 }
 
-/// A ``ServerConfiguration`` that cannot be served, and why.
+/// A ``ServerConfiguration`` this binary cannot serve, and why.
 public struct ServerConfigurationError: Error, Hashable, Sendable, CustomStringConvertible {
-    public var description: String
+    /// What is wrong and how to fix it.
+    public let message: String
 
-    public init(_ description: String) {
-        self.description = description
+    public init(_ message: String) {
+        self.message = message
     }
+
+    /// The configuration names a Kafka cluster, but the binary was built without the `Kafka` trait.
+    public static let kafkaNotBuilt = ServerConfigurationError(
+        "this starling binary was built without Kafka support: build it with `swift build --traits Kafka` "
+            + "(librdkafka is needed: apt-get install librdkafka-dev)"
+    )
+
+    public var description: String { self.message }
 }

@@ -2,34 +2,31 @@ public import Hummingbird
 public import Logging
 public import ServiceLifecycle
 public import StarlingCore
-public import StarlingEventLog
+import StarlingEventLog
 public import StarlingHTTP
+
+#if Kafka
+import StarlingKafka
+#endif
 
 /// What a role of `starling serve` assembles: the HTTP API's components and the services that run beside the
 /// server.
 ///
-/// ``ProcessorRole`` (`--role all` and `--role processor`) and ``APIRole`` (`--role api`) conform.
-/// ``buildApplication(configuration:metricsText:logger:)`` picks the role the configuration names; tests build
-/// a role directly, adjust what they need, and take its ``application(logger:)``.
+/// ``ProcessorRole`` (`--role all` and `--role processor`, on the embedded log or on Kafka) and ``APIRole``
+/// (`--role api`) conform. ``buildApplication(configuration:metricsText:logger:)`` picks the role the
+/// configuration names; tests build a role directly, adjust what they need, and take its ``application(logger:)``.
 public protocol ServerRole: Sendable {
+    /// The event log ingest appends to (a role without ingest names the embedded log's type).
+    associatedtype Log: EventLog
     /// Where the role's recommendation service reads users' profiles.
     associatedtype Profiles: ProfileStore
 
     /// The configuration the role was built from.
     var configuration: ServerConfiguration { get }
     /// Everything the HTTP API's router is built from.
-    var components: APIComponents<SegmentedEventLog, Profiles> { get }
+    var components: APIComponents<Log, Profiles> { get }
     /// The services to run beside the HTTP server, in start order (they stop in reverse).
     var services: [any Service] { get }
-
-    /// Assembles the role from `configuration`.
-    ///
-    /// - Parameters:
-    ///   - configuration: The settings.
-    ///   - metricsText: The metrics exposition, served at `GET /metrics` with help text added.
-    ///   - logger: The logger of the application's services.
-    /// - Throws: When a model setting is invalid, or the role's storage cannot be opened.
-    init(configuration: ServerConfiguration, metricsText: @escaping @Sendable () -> String, logger: Logger) throws
 }
 
 extension ServerRole {
@@ -53,7 +50,8 @@ extension ServerRole {
     }
 }
 
-/// Builds the application of the role `configuration` names.
+/// Builds the application of the role `configuration` names, on the embedded log or, with
+/// ``ServerConfiguration/Cluster/kafka``, on Kafka.
 ///
 /// - Parameters:
 ///   - configuration: The role and its settings; ``ServerConfiguration/Role/api`` needs
@@ -61,15 +59,27 @@ extension ServerRole {
 ///   - metricsText: The metrics exposition, served at `GET /metrics` with help text added.
 ///   - logger: The logger of the application and its services.
 /// - Throws: ``ServerConfigurationError`` when the server would listen beyond loopback without API keys (see
-///   ``ServerConfiguration/HTTP/insecureNoAuth``); when a model setting is invalid, or the log or the checkpoint
-///   directory cannot be opened.
+///   ``ServerConfiguration/HTTP/insecureNoAuth``), or when the configuration names Kafka in a binary built without
+///   the `Kafka` trait (``ServerConfigurationError/kafkaNotBuilt``); when a model setting is invalid, the log or the
+///   checkpoint directory cannot be opened, or the Kafka cluster does not answer.
 public func buildApplication(
     configuration: ServerConfiguration,
     metricsText: @escaping @Sendable () -> String,
     logger: Logger
-) throws -> Application<RouterResponder<BasicRequestContext>> {
+) async throws -> Application<RouterResponder<BasicRequestContext>> {
     try configuration.http.validate()
-    let role: any ServerRole.Type = configuration.role == .api ? APIRole.self : ProcessorRole.self
-    let built = try role.init(configuration: configuration, metricsText: metricsText, logger: logger)
-    return built.application(logger: logger)
+    if configuration.role == .api {
+        return try APIRole(configuration: configuration, metricsText: metricsText, logger: logger)
+            .application(logger: logger)
+    }
+    if configuration.cluster.kafka != nil {
+        #if Kafka
+        return try await ProcessorRole.onKafka(configuration: configuration, metricsText: metricsText, logger: logger)
+            .application(logger: logger)
+        #else
+        throw ServerConfigurationError.kafkaNotBuilt
+        #endif
+    }
+    return try ProcessorRole(configuration: configuration, metricsText: metricsText, logger: logger)
+        .application(logger: logger)
 }

@@ -122,7 +122,7 @@ struct DemoSeeder: Service {
     let address: String
     let logger = Logger(label: "starling.demo")
 
-    init(role: ProcessorRole, items: [DemoItem], shoppers: Int, address: String) {
+    init(role: ProcessorRole<SegmentedEventLog>, items: [DemoItem], shoppers: Int, address: String) {
         self.processor = role.processor
         self.catalog = role.components.catalog
         self.ingest = role.components.ingest

@@ -36,7 +36,7 @@ struct Serve: AsyncParsableCommand {
         let registry = Self.bootstrapObservability(level: Logger.Level(rawValue: self.logLevel) ?? .info)
         let logger = Logger(label: "starling")
 
-        let app = try buildApplication(
+        let app = try await buildApplication(
             configuration: try self.serverConfiguration(),
             metricsText: { registry.emitToString() },
             logger: logger
@@ -45,7 +45,10 @@ struct Serve: AsyncParsableCommand {
             "starling.http.address": "\(self.listen.host):\(self.listen.port)",
             "starling.role": "\(self.cluster.role.rawValue)",
         ]
-        if self.cluster.role != .api {
+        if let brokers = self.cluster.kafka {
+            metadata["starling.data_dir"] = "\(self.storage.dataDirectory)"
+            metadata["starling.kafka.brokers"] = "\(brokers)"
+        } else if self.cluster.role != .api {
             metadata["starling.data_dir"] = "\(self.storage.dataDirectory)"
             metadata["starling.log.durability"] = "\(self.storage.durability)"
         }
@@ -106,7 +109,8 @@ struct Serve: AsyncParsableCommand {
             cluster: .init(
                 // Validated by ClusterOptions.
                 redis: try self.cluster.redis.map { try RedisClient.Configuration(url: $0) },
-                snapshotInterval: .seconds(self.cluster.snapshotSeconds)
+                snapshotInterval: .seconds(self.cluster.snapshotSeconds),
+                kafka: try self.cluster.kafkaConfiguration()
             )
         )
     }

@@ -273,7 +273,7 @@ struct APIKeyConfigurationTests {
         #expect(failure("not json")?.hasPrefix("the API key document is not valid") == true)
     }
 
-    @Test func listeningBeyondLoopbackNeedsKeysOrAnExplicitInsecureFlag() throws {
+    @Test func listeningBeyondLoopbackNeedsKeysOrAnExplicitInsecureFlag() async throws {
         let keys = HTTPSecurity(keys: try APIKeys([APIKey(name: "a", kind: .secret, sha256: APIKeys.sha256(of: "a"))]))
         for host in ["127.0.0.1", "localhost", "::1"] {
             #expect(throws: Never.self) { try ServerConfiguration.HTTP(host: host).validate() }
@@ -286,8 +286,8 @@ struct APIKeyConfigurationTests {
         }
         // The composition root applies the rule before opening anything.
         let open = ServerConfiguration(http: .init(host: "0.0.0.0", port: 0))
-        let error = #expect(throws: ServerConfigurationError.self) {
-            _ = try buildApplication(configuration: open, metricsText: { "" }, logger: Logger(label: "test"))
+        let error = await #expect(throws: ServerConfigurationError.self) {
+            _ = try await buildApplication(configuration: open, metricsText: { "" }, logger: Logger(label: "test"))
         }
         #expect(error?.description.hasPrefix("refusing to listen on 0.0.0.0 without API keys") == true)
     }

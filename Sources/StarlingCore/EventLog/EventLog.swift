@@ -126,6 +126,7 @@ public struct EventLogError: Error, Hashable, Sendable, CustomStringConvertible 
         case recordTooLarge
         case stopped
         case diskFull
+        case unavailable
     }
 
     private let code: Code
@@ -175,6 +176,10 @@ public struct EventLogError: Error, Hashable, Sendable, CustomStringConvertible 
                 + "retry once space is freed"
         )
     }
+    /// The log's storage did not acknowledge an append, or did not answer: a remote log's brokers are down or refused
+    /// the records. Records of the batch may have been written (a retry of an event with an `id` is de-duplicated);
+    /// retry later.
+    public static func unavailable(_ message: String) -> Self { Self(.unavailable, message) }
     /// The log's files do not match its configuration.
     public static func configuration(_ message: String) -> Self { Self(.configuration, message) }
 

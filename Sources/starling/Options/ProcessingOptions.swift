@@ -84,8 +84,13 @@ struct ProcessingOptions: ParsableArguments {
 
     /// The built-in event types plus every `--event-type`.
     func schema() throws -> EventSchema {
+        try Self.schema(declaring: self.eventTypes)
+    }
+
+    /// The built-in event types plus the `--event-type` declarations given.
+    static func schema(declaring eventTypes: [String]) throws -> EventSchema {
         var schema = EventSchema()
-        for declaration in self.eventTypes {
+        for declaration in eventTypes {
             do {
                 try schema.declare(specification: declaration)
             } catch {
