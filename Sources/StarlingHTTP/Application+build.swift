@@ -67,6 +67,7 @@ public func buildRouter<Log: EventLog, Profiles: ProfileStore>(
 ) -> Router<BasicRequestContext> {
     let router = Router(context: BasicRequestContext.self)
     let routeMethods = RouteMethods()
+    router.add(middleware: RequestTracingMiddleware())
     router.add(middleware: HTTPMetricsMiddleware())
     router.add(middleware: ErrorBodyMiddleware(routeMethods: routeMethods))
     if let ingest = components.ingest {

@@ -18,6 +18,11 @@ info:
     the field, or the line and column of a syntax error). A path that names no route is answered 404 with the same
     shape; a method a path does not take, 405 with the same shape and `Allow` listing the methods it takes.
 
+    Every response carries `X-Request-Id` (the request's own when it sent one of 1–128 letters, digits and
+    `-_.:+=/@`, the id of its new span otherwise) and a W3C `traceparent` naming the request's span in the trace
+    the request's own `traceparent` started (a new trace when it sent none or a malformed one, which is never an
+    error). The server's log lines about the request carry both (`hb.request.id`, `trace.id`, `span.id`).
+
     This document is served by the server itself at `GET /openapi.yaml`; `docs/openapi.yaml` in the repository is
     its source (`scripts/embed-openapi` copies it into the binary).
   license:

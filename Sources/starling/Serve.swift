@@ -25,16 +25,27 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
+    @Option(
+        name: .customLong("log-format"),
+        help: "text (one readable line per entry) or json (one JSON object per line), on standard error."
+    )
+    var logFormat = "text"
+
     func validate() throws {
         guard Logger.Level(rawValue: self.logLevel) != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+        guard ["text", "json"].contains(self.logFormat) else {
+            throw ValidationError("--log-format must be text or json, found '\(self.logFormat)'")
         }
     }
 
     func run() async throws {
         let level = Logger.Level(rawValue: self.logLevel) ?? .info
+        let json = self.logFormat == "json"
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
+            var handler: any LogHandler =
+                json ? JSONLogHandler.standardError(label: label) : StreamLogHandler.standardError(label: label)
             handler.logLevel = level
             return handler
         }

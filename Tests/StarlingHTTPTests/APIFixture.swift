@@ -31,6 +31,8 @@ struct APIFixture {
     var syncFaults: FileSyncFaults? = nil
     /// Scripted full-disk write failures of the log.
     var writeFaults: FileWriteFaults? = nil
+    /// The application's logger (requests log with it).
+    var logger = Logger(label: "starling.test")
 
     /// The server's configuration: two partitions per topic, retraining on request only (two epochs) and no
     /// background precomputation, so that tests see only the requests they make.
@@ -57,7 +59,7 @@ struct APIFixture {
     ) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("starling-http-\(UUID())").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let logger = Logger(label: "starling.test")
+        let logger = self.logger
         var role = try ProcessorRole(
             configuration: self.configuration(directory: directory),
             metricsText: { "" },
