@@ -75,7 +75,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
-            ]
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            // The built-in dashboard (GET /dashboard), compiled into the binary as bytes: nothing read at run time.
+            resources: [.embedInCode("Dashboard/dashboard.html")]
         ),
         .target(
             name: "StarlingRedis",
@@ -123,6 +126,7 @@ let package = Package(
                 "StarlingModels",
                 "StarlingServing",
                 "StarlingServer",
+                "StarlingHTTP",
                 "StarlingEvaluation",
                 "StarlingRedis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -162,6 +166,7 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
         .testTarget(

@@ -30,6 +30,9 @@ public struct APIComponents<Log: EventLog, Profiles: ProfileStore>: Sendable {
     public var catalogView: ItemCatalog?
     /// Why ingest and catalogue changes are not accepted here, when the process has no ``ingest``.
     public var writesUnavailable: String?
+    /// The per-second series of `GET /v1/stats` and the dashboard. It holds what it was given as a metrics backend
+    /// (the executable bootstraps it beside Prometheus's); a fresh one, given nothing, charts zeros.
+    public var stats: LiveStats
 
     public init(
         ingest: IngestService<Log>?,
@@ -43,8 +46,10 @@ public struct APIComponents<Log: EventLog, Profiles: ProfileStore>: Sendable {
         models: ModelsController? = nil,
         catalog: CatalogService<Log>? = nil,
         catalogView: ItemCatalog? = nil,
-        writesUnavailable: String? = nil
+        writesUnavailable: String? = nil,
+        stats: LiveStats = LiveStats()
     ) {
+        self.stats = stats
         self.catalogView = catalogView
         self.writesUnavailable = writesUnavailable
         self.models = models
@@ -88,6 +93,7 @@ public func buildRouter<Log: EventLog, Profiles: ProfileStore>(
         metricsText: components.metricsText
     ).addRoutes(to: router)
     OpenAPIController().addRoutes(to: router)
+    DashboardController(stats: components.stats).addRoutes(to: router)
     components.models?.addRoutes(to: router)
     if let catalog = components.catalog {
         CatalogController(service: catalog, maxBodyBytes: components.maxBodyBytes, isAccepting: components.isRecovered)

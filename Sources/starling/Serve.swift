@@ -5,6 +5,7 @@ import Metrics
 import Prometheus
 import StarlingCore
 import StarlingEventLog
+import StarlingHTTP
 import StarlingRedis
 import StarlingServer
 
@@ -51,11 +52,14 @@ struct Serve: AsyncParsableCommand {
         }
         let logger = Logger(label: "starling")
         let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(Self.metricsFactory(registry: registry))
+        // Prometheus's backend for /metrics, and the few series the dashboard charts for /v1/stats.
+        let stats = LiveStats()
+        MetricsSystem.bootstrap(MultiplexMetricsHandler(factories: [Self.metricsFactory(registry: registry), stats]))
 
         let app = try buildApplication(
             configuration: try self.serverConfiguration(),
             metricsText: { registry.emitToString() },
+            stats: stats,
             logger: logger
         )
         var metadata: Logger.Metadata = [

@@ -33,6 +33,8 @@ struct APIFixture {
     var writeFaults: FileWriteFaults? = nil
     /// The application's logger (requests log with it).
     var logger = Logger(label: "starling.test")
+    /// The dashboard's series (`GET /v1/stats`).
+    var stats: LiveStats? = nil
 
     /// The server's configuration: two partitions per topic, retraining on request only (two epochs) and no
     /// background precomputation, so that tests see only the requests they make.
@@ -72,7 +74,7 @@ struct APIFixture {
         let processor = role.processor
         do {
             // The application runs the role's services (log, processor, retrainer) and stops them gracefully.
-            try await role.application(logger: logger).test(mode) { client in
+            try await role.application(logger: logger, stats: self.stats).test(mode) { client in
                 while !processor.isRecovered { try await Task.sleep(for: .milliseconds(1)) }
                 try await test(client, processor)
             }
