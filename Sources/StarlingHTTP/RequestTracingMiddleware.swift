@@ -35,10 +35,14 @@ public struct RequestTracingMiddleware<Context: RequestContext>: RouterMiddlewar
         let trace = TraceContext(traceparent: request.headers[Self.traceparentHeader])
         let requestID = Self.requestID(request.headers[Self.requestIDHeader], otherwise: trace.spanID)
         var context = context
-        context.logger[metadataKey: "hb.request.id"] = .string(requestID)
-        context.logger[metadataKey: "trace.id"] = .string(trace.traceID)
-        context.logger[metadataKey: "span.id"] = .string(trace.spanID)
-        if let parent = trace.parentID { context.logger[metadataKey: "span.parent_id"] = .string(parent) }
+        // One assignment of the whole metadata: a handler may do work per change (swift-log's StreamLogHandler
+        // renders all of its metadata again on each).
+        var metadata = context.logger.handler.metadata
+        metadata["hb.request.id"] = .string(requestID)
+        metadata["trace.id"] = .string(trace.traceID)
+        metadata["span.id"] = .string(trace.spanID)
+        if let parent = trace.parentID { metadata["span.parent_id"] = .string(parent) }
+        context.logger.handler.metadata = metadata
         let logger = context.logger
         var response = try await withLogger(logger) { _ in try await next(request, context) }
         response.headers[Self.requestIDHeader] = requestID

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// The W3C Trace Context of one request (https://www.w3.org/TR/trace-context/): the trace it belongs to, the
 /// caller's span (its `traceparent`'s parent id) and the span this process gives the request.
 ///
@@ -37,10 +39,32 @@ public struct TraceContext: Hashable, Sendable {
         self.spanID = Self.randomHex(bytes: 8, using: &generator)
     }
 
-    /// Continues the trace of `traceparent` when it is valid, or starts a new one, with the system's generator.
+    /// Continues the trace of `traceparent` when it is valid, or starts a new one, with ids from ``IDGenerator``.
     public init(traceparent: String?) {
-        var generator = SystemRandomNumberGenerator()
+        var generator = IDGenerator()
         self.init(traceparent: traceparent, using: &generator)
+    }
+
+    /// New trace and span ids without a system call per id: SplitMix64 over a process-wide atomic counter, seeded
+    /// once from the system's generator. Distinct draws give distinct words (the SplitMix64 output function is a
+    /// bijection), so ids repeat only after 2^64 draws; they are unpredictable to a client that does not know the
+    /// seed, which is all trace ids need (they are not secrets).
+    public struct IDGenerator: RandomNumberGenerator {
+        private static let seed: UInt64 = {
+            var system = SystemRandomNumberGenerator()
+            return system.next()
+        }()
+        private static let draws = Atomic<UInt64>(0)
+
+        public init() {}
+
+        public mutating func next() -> UInt64 {
+            let (previous, _) = Self.draws.wrappingAdd(1, ordering: .relaxed)
+            var z = Self.seed &+ previous &* 0x9E37_79B9_7F4A_7C15
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
     }
 
     /// The `traceparent` to send on: this trace, with this process's span as the parent.

@@ -283,6 +283,28 @@ class Replay(threading.Thread):
         self.join()
 
 
+def cpu_seconds(pid):
+    """User plus system CPU time of a process so far, from /proc."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_per_dashboard_second(server, cycles=1000):
+    """The server's CPU time for one second of an open dashboard: its four requests, `cycles` times back to back
+    on one kept-alive connection, as the browser keeps it."""
+    import http.client
+    connection = http.client.HTTPConnection("127.0.0.1", server.port)
+    paths = ["/v1/stats", "/ready", "/v1/trending?count=10", "/v1/models"]
+    before = cpu_seconds(server.process.pid)
+    for _ in range(cycles):
+        for path in paths:
+            connection.request("GET", path)
+            connection.getresponse().read()
+    used = cpu_seconds(server.process.pid) - before
+    connection.close()
+    return used / cycles
+
+
 def cost(arguments):
     users = 2000
     server = Server(arguments.binary, "--cache-ttl-seconds", "0")
@@ -292,6 +314,14 @@ def cost(arguments):
         for start in range(0, len(events), 5000):
             server.request("POST", "/v1/events", json.dumps({"events": events[start:start + 5000]}))
         wrk(server, 3, arguments.connections, users)  # warm-up
+        # The server's own CPU: what one dashboard second costs, against what one recommendation costs under load.
+        dashboard_cpu = cpu_per_dashboard_second(server)
+        before = cpu_seconds(server.process.pid)
+        rate = wrk(server, arguments.seconds, arguments.connections, users)
+        load_cpu = (cpu_seconds(server.process.pid) - before) / arguments.seconds
+        print(f"server CPU: {1e3 * dashboard_cpu:.2f} ms per dashboard second (its four requests); under wrk it "
+              f"used {load_cpu:.2f} CPU-seconds per second for {rate:.0f} requests/s, so a dashboard takes "
+              f"{100 * dashboard_cpu / load_cpu:.3f} % of the server's CPU at that load", flush=True)
         results = {"none": [], "dashboard": [], "replay": []}
         for round in range(arguments.rounds):
             for mode in ["none", "dashboard", "none", "replay"]:
