@@ -106,10 +106,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            // Static assets compiled into the binary as bytes (nothing is read from disk at run time): the browser
-            // SDK (a link to sdk/js/starling.js, its source) and the demo page.
-            resources: [.embedInCode("Assets/starling.js"), .embedInCode("Assets/demo.html")]
+            // Static assets compiled into the binary as bytes (nothing is read from disk at run time): the built-in
+            // dashboard (GET /dashboard), the browser SDK (a link to sdk/js/starling.js, its source) and the demo page.
+            resources: [
+                .embedInCode("Dashboard/dashboard.html"),
+                .embedInCode("Assets/starling.js"),
+                .embedInCode("Assets/demo.html"),
+            ]
         ),
         .target(
             name: "StarlingRedis",
@@ -206,6 +211,8 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
         .testTarget(

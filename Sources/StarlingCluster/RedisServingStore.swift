@@ -158,6 +158,14 @@ public final class RedisServingStore: SharedServingStore, ServingStatePublisher,
 
     // MARK: - Shared cache layer
 
+    /// The logger of the request being served (`Logger.current`, which `RequestTracingMiddleware` binds with the
+    /// request's id and trace), so the Redis calls made for a request log with its metadata; this store's own
+    /// logger outside a request (the task-local default has an empty label).
+    private var requestLogger: Logger {
+        let current = Logger.current
+        return current.label.isEmpty ? self.logger : current
+    }
+
     public func lookup(user: String, key: String, includeUser: Bool) async throws -> SharedLookup {
         var commands: [[[UInt8]]] = []
         let keys = self.configuration.keys
@@ -166,7 +174,7 @@ public final class RedisServingStore: SharedServingStore, ServingStatePublisher,
             commands.append([Array("GET".utf8), Array(keys.user(user).utf8)])
             commands.append([Array("HGETALL".utf8), Array(keys.acknowledged(user).utf8)])
         }
-        let replies = try await self.redis.pipeline(commands)
+        let replies = try await self.redis.pipeline(commands, logger: self.requestLogger)
         var lookup = SharedLookup(user: nil, list: nil)
         var index = 0
         if !key.isEmpty {
@@ -204,17 +212,21 @@ public final class RedisServingStore: SharedServingStore, ServingStatePublisher,
 
     public func store(_ list: SharedList, user: String, key: String, timeToLive: Duration) async throws {
         let lists = Array(self.configuration.keys.lists(user).utf8)
-        let replies = try await self.redis.pipeline([
-            [Array("HSET".utf8), lists, Array(key.utf8), list.encoded()],
-            [Array("PEXPIRE".utf8), lists, Array(String(max(1, timeToLive.wholeMilliseconds)).utf8)],
-        ])
+        let replies = try await self.redis.pipeline(
+            [
+                [Array("HSET".utf8), lists, Array(key.utf8), list.encoded()],
+                [Array("PEXPIRE".utf8), lists, Array(String(max(1, timeToLive.wholeMilliseconds)).utf8)],
+            ],
+            logger: self.requestLogger
+        )
         for reply in replies {
             if case .error(let message) = reply { throw RedisError.serverError(message) }
         }
     }
 
     public func sessionItems(_ session: String) async throws -> [ItemKey]? {
-        guard let bytes = try await self.redis.get(self.configuration.keys.session(session)) else { return nil }
+        guard let bytes = try await self.redis.get(self.configuration.keys.session(session), logger: self.requestLogger)
+        else { return nil }
         do {
             return try PublishedSession.decodeItems(bytes)
         } catch {
@@ -324,6 +336,7 @@ public final class RedisServingStore: SharedServingStore, ServingStatePublisher,
     public func acknowledged(_ appends: [LogAppend], at positions: [LogPosition]) async {
         let marks = AcknowledgedEvents.marks(of: appends, at: positions)
         guard !marks.isEmpty else { return }
+        let logger = self.requestLogger
         let ttl = Array(String(max(1, self.configuration.acknowledgementTimeToLive.wholeMilliseconds)).utf8)
         let commands = marks.map { user, positions -> [[UInt8]] in
             var command: [[UInt8]] = [
@@ -337,13 +350,13 @@ public final class RedisServingStore: SharedServingStore, ServingStatePublisher,
             return command
         }
         do {
-            let replies = try await self.acknowledging.pipeline(commands)
+            let replies = try await self.acknowledging.pipeline(commands, logger: logger)
             if let failure = replies.first(where: { if case .error = $0 { true } else { false } }) {
                 throw RedisError.unexpectedReply("recording acknowledgements answered \(failure)")
             }
         } catch {
             self.acknowledgementFailures.increment()
-            self.logger.warning(
+            logger.warning(
                 "Recording acknowledged events in Redis failed; API processes may serve lists without them",
                 metadata: ["starling.redis.error": "\(error)"]
             )

@@ -34,6 +34,9 @@ public struct APIComponents<Log: EventLog, Profiles: ProfileStore>: Sendable {
     public var security: HTTPSecurity
     /// The demo site (`starling demo`), or `nil`.
     public var demo: AssetsController.Demo?
+    /// The per-second series of `GET /v1/stats` and the dashboard. It holds what it was given as a metrics backend
+    /// (the executable bootstraps it beside Prometheus's); a fresh one, given nothing, charts zeros.
+    public var stats: LiveStats
 
     public init(
         ingest: IngestService<Log>?,
@@ -49,10 +52,12 @@ public struct APIComponents<Log: EventLog, Profiles: ProfileStore>: Sendable {
         catalogView: ItemCatalog? = nil,
         writesUnavailable: String? = nil,
         security: HTTPSecurity = .open,
-        demo: AssetsController.Demo? = nil
+        demo: AssetsController.Demo? = nil,
+        stats: LiveStats = LiveStats()
     ) {
         self.security = security
         self.demo = demo
+        self.stats = stats
         self.catalogView = catalogView
         self.writesUnavailable = writesUnavailable
         self.models = models
@@ -75,6 +80,7 @@ public func buildRouter<Log: EventLog, Profiles: ProfileStore>(
 ) -> Router<BasicRequestContext> {
     let router = Router(context: BasicRequestContext.self)
     let routeMethods = RouteMethods()
+    router.add(middleware: RequestTracingMiddleware())
     router.add(middleware: HTTPMetricsMiddleware())
     // Outside the error middleware, so that refusals and errors carry CORS headers too (a page can read them).
     router.add(middleware: CORSMiddleware(origins: components.security.allowedOrigins))
@@ -99,6 +105,7 @@ public func buildRouter<Log: EventLog, Profiles: ProfileStore>(
     ).addRoutes(to: router)
     OpenAPIController().addRoutes(to: router)
     AssetsController(demo: components.demo).addRoutes(to: router)
+    DashboardController(stats: components.stats).addRoutes(to: router)
     components.models?.addRoutes(to: router)
     if let catalog = components.catalog {
         CatalogController(service: catalog, maxBodyBytes: components.maxBodyBytes, isAccepting: components.isRecovered)

@@ -25,6 +25,11 @@ info:
     origin not among its origins) 403, a publishable key over its rate limit 429. Browsers may call from the
     publishable keys' origins and `--cors-origin`s (CORS preflights are answered for them).
 
+    Every response carries `X-Request-Id` (the request's own when it sent one of 1–128 letters, digits and
+    `-_.:+=/@`, the id of its new span otherwise) and a W3C `traceparent` naming the request's span in the trace
+    the request's own `traceparent` started (a new trace when it sent none or a malformed one, which is never an
+    error). The server's log lines about the request carry both (`hb.request.id`, `trace.id`, `span.id`).
+
     This document is served by the server itself at `GET /openapi.yaml`; `docs/openapi.yaml` in the repository is
     its source (`scripts/embed-openapi` copies it into the binary).
   license:
@@ -646,6 +651,45 @@ paths:
         "304":
           description: The copy the client holds (its `If-None-Match`) is current.
 
+  /v1/stats:
+    get:
+      tags: [operations]
+      operationId: getStats
+      summary: The last two minutes, second by second
+      description: |
+        What the built-in dashboard (`GET /dashboard`) charts: one point per second for the last 120 seconds (fewer
+        just after the start), oldest first, as one array per series, all of the length of `time`. Rates are per
+        second; latencies and freshness are percentiles over that second, from logarithmic buckets about 19 % wide
+        (a percentile is its bucket's upper bound). `null` marks a second with nothing to measure (no request, no
+        event, no cache look-up) or a series the process does not have (`lag_records` in a `--role api` process).
+        A process that records no metrics into the series (as one built by a test without the executable's
+        metrics bootstrap) reports zeros and nulls.
+      responses:
+        "200":
+          description: The series.
+          content:
+            application/json:
+              schema:
+                $ref: "#/components/schemas/Stats"
+
+  /dashboard:
+    get:
+      tags: [operations]
+      operationId: getDashboard
+      summary: The built-in live dashboard
+      description: |
+        One HTML page (CSS and JavaScript inline, nothing fetched from another origin) that charts `GET /v1/stats`
+        every second (ingest, recommendation latency, freshness, consumer lag, cache hit ratio), lists trending
+        items and the model state, and explores one user (profile, segment, recent events, recommendations with
+        their reasons) through the public routes.
+      responses:
+        "200":
+          description: The page.
+          content:
+            text/html:
+              schema:
+                type: string
+
 components:
   securitySchemes:
     secretKey:
@@ -1185,9 +1229,84 @@ components:
           minimum: 1
           maximum: 200
 
+    Stats:
+      type: object
+      required: [interval_seconds, time, ingest_per_second, recommendations_per_second, recommendation_p50_ms, recommendation_p99_ms, freshness_p50_ms, freshness_p99_ms, lag_records, cache_hit_ratio, errors_per_second, model_version]
+      additionalProperties: false
+      properties:
+        interval_seconds:
+          type: integer
+          const: 1
+          description: The seconds each point covers.
+        time:
+          type: array
+          maxItems: 120
+          description: When each second ended, in milliseconds since the Unix epoch.
+          items:
+            type: integer
+        ingest_per_second:
+          type: array
+          maxItems: 120
+          description: Events accepted by `POST /v1/events`.
+          items:
+            type: [number, "null"]
+        recommendations_per_second:
+          type: array
+          maxItems: 120
+          description: Requests answered by the recommendation routes (every route whose path contains `recommendations`).
+          items:
+            type: [number, "null"]
+        recommendation_p50_ms:
+          type: array
+          maxItems: 120
+          description: Median latency of those requests, in milliseconds.
+          items:
+            type: [number, "null"]
+        recommendation_p99_ms:
+          type: array
+          maxItems: 120
+          description: 99th percentile latency of those requests, in milliseconds.
+          items:
+            type: [number, "null"]
+        freshness_p50_ms:
+          type: array
+          maxItems: 120
+          description: Median time from an event's append to the log until the models reflect it, in milliseconds.
+          items:
+            type: [number, "null"]
+        freshness_p99_ms:
+          type: array
+          maxItems: 120
+          description: 99th percentile of that freshness, in milliseconds.
+          items:
+            type: [number, "null"]
+        lag_records:
+          type: array
+          maxItems: 120
+          description: Records the stream processor had yet to apply at the end of the second.
+          items:
+            type: [number, "null"]
+        cache_hit_ratio:
+          type: array
+          maxItems: 120
+          description: Cache hits over cache look-ups in the second (every layer), from 0 to 1.
+          items:
+            type: [number, "null"]
+        errors_per_second:
+          type: array
+          maxItems: 120
+          description: HTTP responses with a 5xx status.
+          items:
+            type: [number, "null"]
+        model_version:
+          type: array
+          maxItems: 120
+          description: The model version (full retrains of the embeddings) last reported.
+          items:
+            type: [number, "null"]
     Profile:
       type: object
-      required: [user, version, event_count, first_seen, last_seen, interacted_items, event_types, recent]
+      required: [user, version, event_count, first_seen, last_seen, interacted_items, segment, event_types, recent]
       additionalProperties: false
       properties:
         user:
@@ -1208,6 +1327,12 @@ components:
         interacted_items:
           type: integer
           minimum: 0
+        segment:
+          type: [integer, "null"]
+          minimum: 0
+          description: |
+            The k-means segment (`--model segments=…`, 16 by default) the models placed the user in, from the
+            user's embedding; `null` until they have.
         event_types:
           type: object
           description: Events by type.

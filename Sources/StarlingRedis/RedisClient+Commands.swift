@@ -1,10 +1,12 @@
+public import Logging
 extension RedisClient {
     /// Returns the value of `key`, or `nil` when the key does not exist (`GET`).
     ///
+    /// - Parameter logger: Where the command is logged; the client's own logger when `nil`.
     /// - Throws: ``RedisError/serverError`` when the key holds a non-string value (`WRONGTYPE`), and the client's
     ///   transient errors.
-    public func get(_ key: String) async throws -> [UInt8]? {
-        let reply = try await self.send(["GET", key])
+    public func get(_ key: String, logger: Logger? = nil) async throws -> [UInt8]? {
+        let reply = try await self.send(["GET", key], logger: logger)
         switch reply {
         case .bulkString(let bytes): return bytes
         default: throw RedisError.unexpectedReply("GET answered \(reply.kind) instead of a bulk string")

@@ -21,6 +21,10 @@ public import NIOPosix
 /// ``RedisError/unavailable`` (see ``Configuration/maximumReconnectBackoff``). The client never retries a command
 /// itself: a command that timed out or lost its connection may or may not have been executed.
 ///
+/// Connection events are logged with the logger the client was created with. Each command is logged at `trace`
+/// (name, duration) and a failed one at `debug`, with the `logger` passed to the command when there is one: a
+/// request handler passes its request's logger, so the command's lines carry the request's id and trace.
+///
 /// - Note: Publish/subscribe *subscriptions* (and `MONITOR`) need a dedicated connection and are not supported;
 ///   ``publish(_:to:)`` is.
 public final class RedisClient: Sendable {
@@ -114,34 +118,39 @@ public final class RedisClient: Sendable {
     /// let count = try await redis.send(["INCRBY", "counter", "5"])  // .integer(5)
     /// ```
     ///
-    /// - Parameter arguments: The command name and its arguments, sent as bulk strings (UTF-8).
+    /// - Parameters:
+    ///   - arguments: The command name and its arguments, sent as bulk strings (UTF-8).
+    ///   - logger: Where the command is logged; the client's own logger when `nil`.
     /// - Returns: The reply; never ``RESPValue/error(_:)``, which is thrown instead.
     /// - Throws: ``RedisError/serverError`` for an error reply, ``RedisError/invalidArgument`` for an empty
     ///   command, and the transient errors of the client (``RedisError/isTransient``).
     @discardableResult
-    public func send(_ arguments: [String]) async throws -> RESPValue {
+    public func send(_ arguments: [String], logger: Logger? = nil) async throws -> RESPValue {
         guard let name = arguments.first else { throw RedisError.invalidArgument("a command needs at least a name") }
         var bytes: [UInt8] = []
         RESPEncoder.encodeCommand(arguments, into: &bytes)
         return try Self.throwingErrorReply(
-            try await self.execute(bytes, replyCount: 1, name: Self.commandName(name))[0]
+            try await self.execute(bytes, replyCount: 1, name: Self.commandName(name), logger: logger)[0]
         )
     }
 
     /// Sends a command of binary arguments and returns its reply.
     ///
-    /// - Parameter arguments: The command name and its arguments, sent as bulk strings.
+    /// - Parameters:
+    ///   - arguments: The command name and its arguments, sent as bulk strings.
+    ///   - logger: Where the command is logged; the client's own logger when `nil`.
     /// - Returns: The reply; never ``RESPValue/error(_:)``, which is thrown instead.
-    /// - Throws: As ``send(_:)-([String])``.
+    /// - Throws: As ``send(_:logger:)-([String],_)``.
     @discardableResult
-    public func send(_ arguments: [[UInt8]]) async throws -> RESPValue {
+    public func send(_ arguments: [[UInt8]], logger: Logger? = nil) async throws -> RESPValue {
         guard let name = arguments.first else { throw RedisError.invalidArgument("a command needs at least a name") }
         var bytes: [UInt8] = []
         RESPEncoder.encodeCommand(arguments, into: &bytes)
         let reply = try await self.execute(
             bytes,
             replyCount: 1,
-            name: Self.commandName(String(decoding: name, as: UTF8.self))
+            name: Self.commandName(String(decoding: name, as: UTF8.self)),
+            logger: logger
         )
         return try Self.throwingErrorReply(reply[0])
     }
@@ -155,14 +164,18 @@ public final class RedisClient: Sendable {
     /// ```swift
     /// let replies = try await redis.pipeline([["INCR", "a"], ["INCR", "b"], ["GET", "c"]])
     /// ```
-    public func pipeline(_ commands: [[String]]) async throws -> [RESPValue] {
-        try await self.pipeline(commands.map { command in command.map { Array($0.utf8) } })
+    ///
+    /// - Parameters:
+    ///   - commands: The commands, each a name and its arguments.
+    ///   - logger: Where the pipeline is logged; the client's own logger when `nil`.
+    public func pipeline(_ commands: [[String]], logger: Logger? = nil) async throws -> [RESPValue] {
+        try await self.pipeline(commands.map { command in command.map { Array($0.utf8) } }, logger: logger)
     }
 
     /// Sends several commands of binary arguments in one write and returns their replies in order.
     ///
-    /// Behaves as ``pipeline(_:)-([[String]])``.
-    public func pipeline(_ commands: [[[UInt8]]]) async throws -> [RESPValue] {
+    /// Behaves as ``pipeline(_:logger:)-([[String]],_)``.
+    public func pipeline(_ commands: [[[UInt8]]], logger: Logger? = nil) async throws -> [RESPValue] {
         guard !commands.isEmpty else { return [] }
         var bytes: [UInt8] = []
         for command in commands {
@@ -172,7 +185,8 @@ public final class RedisClient: Sendable {
         return try await self.execute(
             bytes,
             replyCount: commands.count,
-            name: "a pipeline of \(commands.count) commands"
+            name: "a pipeline of \(commands.count) commands",
+            logger: logger
         )
     }
 
@@ -187,6 +201,42 @@ public final class RedisClient: Sendable {
     }
 
     // MARK: Connection handling
+
+    /// Sends encoded command(s) and returns `replyCount` replies, logging the command at `trace` and a failure at
+    /// `debug` with `logger` (the caller's, carrying its request's metadata) or else the client's own.
+    private func execute(_ bytes: [UInt8], replyCount: Int, name: String, logger: Logger?) async throws
+        -> [RESPValue]
+    {
+        var logger = logger ?? self.logger
+        logger[metadataKey: "starling.redis.endpoint"] = "\(self.endpoint)"
+        let start = ContinuousClock.now
+        do {
+            let replies = try await self.execute(bytes, replyCount: replyCount, name: name)
+            logger.trace(
+                "Redis command",
+                metadata: [
+                    "starling.redis.command": "\(name)",
+                    "starling.redis.duration_ms": "\(Self.milliseconds(since: start))",
+                ]
+            )
+            return replies
+        } catch {
+            logger.debug(
+                "Redis command failed",
+                metadata: [
+                    "starling.redis.command": "\(name)",
+                    "starling.redis.duration_ms": "\(Self.milliseconds(since: start))",
+                    "starling.redis.error": "\(error)",
+                ]
+            )
+            throw error
+        }
+    }
+
+    private static func milliseconds(since start: ContinuousClock.Instant) -> Double {
+        let (seconds, attoseconds) = (ContinuousClock.now - start).components
+        return Double(seconds) * 1_000 + Double(attoseconds) / 1e15
+    }
 
     /// Sends encoded command(s) and counts the outcome in ``statistics``.
     private func execute(_ bytes: [UInt8], replyCount: Int, name: String) async throws -> [RESPValue] {

@@ -30,12 +30,23 @@ public protocol ServerRole: Sendable {
 }
 
 extension ServerRole {
-    /// The Hummingbird application: the API router on the configured address, running the role's services.
-    public func application(logger: Logger) -> Application<RouterResponder<BasicRequestContext>> {
+    /// The Hummingbird application: the API router on the configured address, running the role's services and
+    /// the sampling of the dashboard's series.
+    ///
+    /// - Parameters:
+    ///   - logger: The logger of the application and its requests.
+    ///   - stats: The dashboard's series, when the process records its metrics into one (the executable
+    ///     bootstraps it as a metrics backend); the components' own otherwise.
+    public func application(
+        logger: Logger,
+        stats: LiveStats? = nil
+    ) -> Application<RouterResponder<BasicRequestContext>> {
         let http = self.configuration.http
         let (seconds, attoseconds) = http.idleTimeout.components
+        var components = self.components
+        if let stats { components.stats = stats }
         return Application(
-            router: buildRouter(self.components),
+            router: buildRouter(components),
             server: .http1(
                 configuration: .init(idleTimeout: .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000))
             ),
@@ -44,7 +55,7 @@ extension ServerRole {
                 serverName: "starling",
                 availableConnectionsDelegate: .maximum(http.maxConnections, logger: logger)
             ),
-            services: self.services,
+            services: self.services + [components.stats],
             logger: logger
         )
     }
@@ -57,6 +68,7 @@ extension ServerRole {
 ///   - configuration: The role and its settings; ``ServerConfiguration/Role/api`` needs
 ///     ``ServerConfiguration/Cluster/redis``.
 ///   - metricsText: The metrics exposition, served at `GET /metrics` with help text added.
+///   - stats: The dashboard's series, bootstrapped as a metrics backend beside Prometheus's.
 ///   - logger: The logger of the application and its services.
 /// - Throws: ``ServerConfigurationError`` when the server would listen beyond loopback without API keys (see
 ///   ``ServerConfiguration/HTTP/insecureNoAuth``), or when the configuration names Kafka in a binary built without
@@ -65,21 +77,22 @@ extension ServerRole {
 public func buildApplication(
     configuration: ServerConfiguration,
     metricsText: @escaping @Sendable () -> String,
+    stats: LiveStats? = nil,
     logger: Logger
 ) async throws -> Application<RouterResponder<BasicRequestContext>> {
     try configuration.http.validate()
     if configuration.role == .api {
         return try APIRole(configuration: configuration, metricsText: metricsText, logger: logger)
-            .application(logger: logger)
+            .application(logger: logger, stats: stats)
     }
     if configuration.cluster.kafka != nil {
         #if Kafka
         return try await ProcessorRole.onKafka(configuration: configuration, metricsText: metricsText, logger: logger)
-            .application(logger: logger)
+            .application(logger: logger, stats: stats)
         #else
         throw ServerConfigurationError.kafkaNotBuilt
         #endif
     }
     return try ProcessorRole(configuration: configuration, metricsText: metricsText, logger: logger)
-        .application(logger: logger)
+        .application(logger: logger, stats: stats)
 }

@@ -78,6 +78,19 @@ public struct RecommendationService<Profiles: ProfileStore>: Sendable {
         return try await self.profiles.profile(for: user)
     }
 
+    /// The k-means segment the models placed `user` in, if any: from the engine, or for an API process from the
+    /// user's state it fetched last (call ``profile(for:)`` first).
+    public func segment(of user: String) -> Int? {
+        if let shared = self.shared, shared.usersFromStore {
+            guard let segment = shared.recentUsers.state(of: user)?.model.segment, segment >= 0 else { return nil }
+            return Int(segment)
+        }
+        return self.engine.read { engine in
+            guard let segment = engine.userState(user)?.segment, segment >= 0 else { return nil }
+            return Int(segment)
+        }
+    }
+
     /// Waits (bounded) until this process's processor has applied every acknowledged event of `user`; returns
     /// whether it has.
     private func waitForAcknowledgedEvents(of user: String) async -> Bool {

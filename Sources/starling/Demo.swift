@@ -47,7 +47,10 @@ struct Demo: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let registry = Serve.bootstrapObservability(level: Logger.Level(rawValue: self.logLevel) ?? .info)
+        let (registry, stats) = Serve.bootstrapObservability(
+            level: Logger.Level(rawValue: self.logLevel) ?? .info,
+            json: false
+        )
         let logger = Logger(label: "starling.demo")
         let items = try self.catalog.map(DemoCatalog.read) ?? DemoCatalog.generated()
         var configuration = ServerConfiguration()
@@ -63,7 +66,7 @@ struct Demo: AsyncParsableCommand {
         role.services.append(
             DemoSeeder(role: role, items: items, shoppers: self.shoppers, address: "http://127.0.0.1:\(self.port)/demo")
         )
-        try await role.application(logger: logger).runService()
+        try await role.application(logger: logger, stats: stats).runService()
     }
 }
 

@@ -5,6 +5,7 @@ import Metrics
 import Prometheus
 import StarlingCore
 import StarlingEventLog
+import StarlingHTTP
 import StarlingRedis
 import StarlingServer
 
@@ -26,19 +27,32 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
+    @Option(
+        name: .customLong("log-format"),
+        help: "text (one readable line per entry) or json (one JSON object per line), on standard error."
+    )
+    var logFormat = "text"
+
     func validate() throws {
         guard Logger.Level(rawValue: self.logLevel) != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
         }
+        guard ["text", "json"].contains(self.logFormat) else {
+            throw ValidationError("--log-format must be text or json, found '\(self.logFormat)'")
+        }
     }
 
     func run() async throws {
-        let registry = Self.bootstrapObservability(level: Logger.Level(rawValue: self.logLevel) ?? .info)
+        let (registry, stats) = Self.bootstrapObservability(
+            level: Logger.Level(rawValue: self.logLevel) ?? .info,
+            json: self.logFormat == "json"
+        )
         let logger = Logger(label: "starling")
 
         let app = try await buildApplication(
             configuration: try self.serverConfiguration(),
             metricsText: { registry.emitToString() },
+            stats: stats,
             logger: logger
         )
         var metadata: Logger.Metadata = [
@@ -115,18 +129,20 @@ struct Serve: AsyncParsableCommand {
         )
     }
 
-    /// Bootstraps logging (to standard error, at `level`) and the Prometheus metrics backend, once per process.
-    ///
-    /// - Returns: The registry whose exposition `GET /metrics` serves.
-    static func bootstrapObservability(level: Logger.Level) -> PrometheusCollectorRegistry {
+    /// Bootstraps logging (to standard error, at `level`, as text or one JSON object per line) and the metrics
+    /// backends, once per process: Prometheus's for `GET /metrics`, and the few series the dashboard charts for
+    /// `GET /v1/stats`.
+    static func bootstrapObservability(level: Logger.Level, json: Bool) -> (PrometheusCollectorRegistry, LiveStats) {
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
+            var handler: any LogHandler =
+                json ? JSONLogHandler.standardError(label: label) : StreamLogHandler.standardError(label: label)
             handler.logLevel = level
             return handler
         }
         let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(Self.metricsFactory(registry: registry))
-        return registry
+        let stats = LiveStats()
+        MetricsSystem.bootstrap(MultiplexMetricsHandler(factories: [Self.metricsFactory(registry: registry), stats]))
+        return (registry, stats)
     }
 
     static func metricsFactory(registry: PrometheusCollectorRegistry) -> PrometheusMetricsFactory {

@@ -33,6 +33,10 @@ struct APIFixture {
     var writeFaults: FileWriteFaults? = nil
     /// API keys and CORS.
     var security = HTTPSecurity.open
+    /// The application's logger (requests log with it).
+    var logger = Logger(label: "starling.test")
+    /// The dashboard's series (`GET /v1/stats`).
+    var stats: LiveStats? = nil
 
     /// The server's configuration: two partitions per topic, retraining on request only (two epochs) and no
     /// background precomputation, so that tests see only the requests they make.
@@ -59,7 +63,7 @@ struct APIFixture {
     ) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("starling-http-\(UUID())").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let logger = Logger(label: "starling.test")
+        let logger = self.logger
         var role = try ProcessorRole(
             configuration: self.configuration(directory: directory),
             metricsText: { "" },
@@ -72,7 +76,7 @@ struct APIFixture {
         let processor = role.processor
         do {
             // The application runs the role's services (log, processor, retrainer) and stops them gracefully.
-            try await role.application(logger: logger).test(mode) { client in
+            try await role.application(logger: logger, stats: self.stats).test(mode) { client in
                 while !processor.isRecovered { try await Task.sleep(for: .milliseconds(1)) }
                 try await test(client, processor)
             }

@@ -62,7 +62,7 @@ struct AuthenticationAPITests {
             let ingested = try await self.request(client, .post, "/v1/events", key: Self.secret, body: Self.events)
             #expect(ingested.status == .ok)
             for (method, uri) in [
-                (HTTPRequest.Method.get, "/v1/users/u1"), (.get, "/v1/users/u1/recommendations"),
+                (HTTPRequest.Method.get, "/v1/users/u1"), (.get, "/v1/users/u1/recommendations"), (.get, "/v1/stats"),
                 (.get, "/v1/trending"), (.get, "/v1/items/i1/similar"), (.post, "/v1/models/retrain"),
                 (.delete, "/v1/items/i1"), (.get, "/v1/no-such-route"),
             ] {
@@ -114,7 +114,7 @@ struct AuthenticationAPITests {
 
     @Test func probesAndTheAPIDescriptionStayOpenAndMetricsCanBeProtected() async throws {
         try await APIFixture(security: Self.security()).run { client, _ async throws in
-            for uri in ["/health", "/ready", "/openapi.yaml", "/metrics", "/sdk/starling.js"] {
+            for uri in ["/health", "/ready", "/openapi.yaml", "/metrics", "/sdk/starling.js", "/dashboard"] {
                 #expect(try await self.request(client, .get, uri).status == .ok, "\(uri)")
             }
         }

@@ -18,6 +18,8 @@ final class StarlingServer: @unchecked Sendable {
     private var process: Process?
     private let extraArguments: [String]
     private let environment: [String: String]
+    private let logLevel: String
+    private let standardError: String?
 
     /// The built binary: `$STARLING_BINARY`, or the package's debug build.
     static var binaryPath: String {
@@ -27,12 +29,23 @@ final class StarlingServer: @unchecked Sendable {
         return root.appendingPathComponent(".build/debug/starling").path
     }
 
-    /// - Parameter environment: Variables set for the server besides the test's own.
-    init(dataDirectory: String, extraArguments: [String] = [], environment: [String: String] = [:]) throws {
+    /// - Parameters:
+    ///   - environment: Variables set for the server besides the test's own.
+    ///   - logLevel: `--log-level` (`warning` unless a test reads the log).
+    ///   - standardError: A file that receives the server's standard error (its log), or `nil` for the test's own.
+    init(
+        dataDirectory: String,
+        extraArguments: [String] = [],
+        environment: [String: String] = [:],
+        logLevel: String = "warning",
+        standardError: String? = nil
+    ) throws {
         self.port = try freeLoopbackPort()
         self.dataDirectory = dataDirectory
         self.extraArguments = extraArguments
         self.environment = environment
+        self.logLevel = logLevel
+        self.standardError = standardError
     }
 
     /// Starts the binary and waits until `/ready` answers 200; returns the time from launch to ready.
@@ -44,10 +57,16 @@ final class StarlingServer: @unchecked Sendable {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.binaryPath)
         process.arguments =
-            ["serve", "--port", "\(self.port)", "--data-dir", self.dataDirectory, "--log-level", "warning"]
+            ["serve", "--port", "\(self.port)", "--data-dir", self.dataDirectory, "--log-level", self.logLevel]
             + self.extraArguments
         process.standardOutput = FileHandle.nullDevice
         process.environment = ProcessInfo.processInfo.environment.merging(self.environment) { $1 }
+        if let path = self.standardError {
+            guard FileManager.default.createFile(atPath: path, contents: nil),
+                let file = FileHandle(forWritingAtPath: path)
+            else { throw ServerError("cannot write the server's log to \(path)") }
+            process.standardError = file
+        }
         let launched = ContinuousClock.now
         try process.run()
         self.process = process
@@ -97,14 +116,14 @@ final class StarlingServer: @unchecked Sendable {
         _ path: String,
         body: String?,
         contentType: String = "application/json",
+        headers: [String: String] = [:],
         timeout: TimeInterval = 10,
-        session: URLSession = .shared,
-        headers: [String: String] = [:]
+        session: URLSession = .shared
     ) async throws -> (Data, HTTPURLResponse?) {
         var request = URLRequest(url: URL(string: "http://127.0.0.1:\(self.port)\(path)")!)
         request.httpMethod = method
-        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
         request.timeoutInterval = timeout
+        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
         if let body {
             request.httpBody = Data(body.utf8)
             request.setValue(contentType, forHTTPHeaderField: "Content-Type")
@@ -161,10 +180,10 @@ final class StarlingServer: @unchecked Sendable {
     }
 
     /// Sends a request; returns the status, the body and the response's headers.
-    func response(_ method: String, _ path: String, body: String? = nil, headers requestHeaders: [String: String] = [:])
-        async throws -> (status: Int, body: Data, headers: [String: String])
+    func response(_ method: String, _ path: String, body: String? = nil, headers: [String: String] = [:]) async throws
+        -> (status: Int, body: Data, headers: [String: String])
     {
-        let (data, http) = try await self.exchange(method, path, body: body, headers: requestHeaders)
+        let (data, http) = try await self.exchange(method, path, body: body, headers: headers)
         var headers: [String: String] = [:]
         for (name, value) in http?.allHeaderFields ?? [:] {
             headers["\(name)".lowercased()] = "\(value)"

@@ -1,4 +1,4 @@
-# Sourced by the scripts that drive headless Chromium (scripts/sdk-js-check, scripts/demo-check): installs Debian's chromium and
+# Sourced by the scripts that drive headless Chromium (scripts/dashboard-check, scripts/sdk-js-check, scripts/demo-check, scripts/bench/dashboard-cost.sh): installs Debian's chromium and
 # chromium-driver with apt-get when missing (as root), and selenium, pinned (scripts/browser.d/requirements.txt), into
 # .build/browser-venv; sets $python to that environment's interpreter.
 missing=()

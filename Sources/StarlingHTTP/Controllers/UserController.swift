@@ -110,6 +110,8 @@ public struct RecommendationController<Profiles: ProfileStore>: Sendable {
         writer.field("first_seen", profile.firstSeen.description)
         writer.field("last_seen", profile.lastSeen.description)
         writer.field("interacted_items", profile.interacted.count)
+        writer.key("segment")
+        if let segment = self.service.segment(of: user) { writer.value(segment) } else { writer.null() }
         writer.key("event_types")
         writer.beginObject()
         for (type, count) in profile.typeCounts.sorted(by: { $0.key < $1.key }) {

@@ -36,8 +36,8 @@ public enum RouteAccess: Sendable, Hashable {
     public static func of(method: String, path: some StringProtocol, protectMetrics: Bool) -> RouteAccess {
         switch (method, path) {
         case ("GET", "/health"), ("GET", "/ready"), ("GET", "/openapi.yaml"): .open
-        // Static assets: the browser SDK a page loads, the demo site.
-        case ("GET", "/sdk/starling.js"), ("GET", "/demo"), ("GET", "/demo/catalog.json"): .open
+        // Static assets: the dashboard's page (its data needs a secret key), the browser SDK a page loads, the demo.
+        case ("GET", "/dashboard"), ("GET", "/sdk/starling.js"), ("GET", "/demo"), ("GET", "/demo/catalog.json"): .open
         case ("GET", "/metrics"): protectMetrics ? .secret : .open
         case ("POST", "/v1/events"): .events
         default: .secret
