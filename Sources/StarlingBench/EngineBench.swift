@@ -57,12 +57,7 @@ struct EngineBench: ParsableCommand {
         // Per-user memory: the resident set growth (which also holds what is per item and per session), and the
         // per-user record measured directly (the models' state, the profile and the embedding row).
         let dimensions = configuration.factors.dimensions
-        var userBytes = 0
-        for state in engine.userStates {
-            userBytes += MemoryLayout<RecommendationEngine.UserState>.stride
-            userBytes += Self.arrayBytes(state.seen) + Self.arrayBytes(state.recent) + Self.arrayBytes(state.disliked)
-            userBytes += state.historyBytes
-        }
+        var userBytes = engine.userStates.reduce(0) { $0 + RecommendationEngine.bytes(of: $1) }
         userBytes += knownUsers * dimensions * MemoryLayout<Float>.stride
         let idBytes = engine.userIndexBytes
         print(
@@ -78,10 +73,6 @@ struct EngineBench: ParsableCommand {
                 + " user_id_index_bytes_per_user=\(idBytes / max(1, knownUsers))"
         )
         withExtendedLifetime(engine) {}
-    }
-
-    static func arrayBytes(_ array: [Int32]) -> Int {
-        array.capacity == 0 ? 0 : 32 + array.capacity * 4
     }
 
     /// CPU time of the calling thread: on a shared machine, what the work cost rather than how long it waited.

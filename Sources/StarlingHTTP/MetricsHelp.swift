@@ -32,7 +32,7 @@ public enum MetricsHelp {
         "starling_users": "Users the engine holds (in an API process, those of its model replica).",
         "starling_items": "Items the engine holds (in an API process, those of its model replica).",
         "starling_store_entries": "Entries held in memory, by store (catalog items, cache users, dedup_ids).",
-        "starling_memory_bytes": "Estimated bytes held in memory, by store (user_index: the interned user ids).",
+        "starling_memory_bytes": "Estimated bytes held in memory, by store (user_records: users' state, profiles and histories, from a sample of 1,000 users; embeddings: user and item vectors; cooccurrence: items' neighbour lists; user_index: the interned user ids).",
         "process_resident_memory_bytes": "Resident memory of the process in bytes.",
         "starling_data_disk_free_bytes": "Bytes available to Starling on the file system of the data directory.",
         "starling_data_disk_size_bytes": "Size in bytes of the file system of the data directory.",

@@ -51,6 +51,9 @@ final class ScrapeSampler: Sendable {
     private let cachedUsers = Gauge(label: "starling_store_entries", dimensions: [("store", "cache")])
     private let deduplicationIDs = Gauge(label: "starling_store_entries", dimensions: [("store", "dedup_ids")])
     private let userIndexBytes = Gauge(label: "starling_memory_bytes", dimensions: [("store", "user_index")])
+    private let userRecordBytes = Gauge(label: "starling_memory_bytes", dimensions: [("store", "user_records")])
+    private let embeddingBytes = Gauge(label: "starling_memory_bytes", dimensions: [("store", "embeddings")])
+    private let cooccurrenceBytes = Gauge(label: "starling_memory_bytes", dimensions: [("store", "cooccurrence")])
     private let residentMemory = Gauge(label: "process_resident_memory_bytes")
     private let diskFree = Gauge(label: "starling_data_disk_free_bytes")
     private let diskSize = Gauge(label: "starling_data_disk_size_bytes")
@@ -77,13 +80,16 @@ final class ScrapeSampler: Sendable {
     /// Reads every source and records the gauges (called before each exposition).
     func sample() {
         self.ready.record(self.sources.ready() ? 1 : 0)
-        let (users, items, version, indexBytes) = self.sources.engine.read {
-            ($0.userCount, $0.itemCount, $0.modelVersion, $0.userIndexBytes)
+        let (users, items, version, memory) = self.sources.engine.read {
+            ($0.userCount, $0.itemCount, $0.modelVersion, $0.memoryEstimate())
         }
         self.users.record(users)
         self.items.record(items)
         self.modelVersion.record(Double(version))
-        self.userIndexBytes.record(indexBytes)
+        self.userIndexBytes.record(memory.userIndex)
+        self.userRecordBytes.record(memory.userRecords)
+        self.embeddingBytes.record(memory.embeddings)
+        self.cooccurrenceBytes.record(memory.cooccurrence)
         self.catalogItems.record(self.sources.catalog.count)
         if let cachedUsers = self.sources.cachedUsers { self.cachedUsers.record(cachedUsers()) }
         if let deduplicationIDs = self.sources.deduplicationIDs { self.deduplicationIDs.record(deduplicationIDs()) }

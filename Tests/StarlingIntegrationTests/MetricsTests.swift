@@ -97,6 +97,9 @@ struct MetricsTests {
         #expect((ingested.value("starling_model_update_duration_seconds_count") ?? 0) >= 1)
         #expect(ingested.value("starling_items") == 2)
         #expect(ingested.value("starling_store_entries", ["store": "dedup_ids"]) == 1)
+        let users = try #require(ingested.value("starling_users"))
+        #expect(ingested.value("starling_memory_bytes", ["store": "embeddings"]) == (users + 2) * 64 * 4)
+        #expect((ingested.value("starling_memory_bytes", ["store": "user_records"]) ?? 0) > 0)
         // Six event topics and the catalogue, two partitions each; all applied.
         #expect(ingested.count("starling_processor_partition_lag_records") == 14)
         #expect(ingested.value("starling_processor_partition_lag_records") == 0)

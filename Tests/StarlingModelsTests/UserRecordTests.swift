@@ -97,4 +97,29 @@ struct UserRecordTests {
         let createdTwice = engine.compareAndSwap(stranger, expectedVersion: 0)
         #expect(!createdTwice)
     }
+
+    @Test func theMemoryEstimateIsExactBelowItsSampleAndExtrapolatesAbove() {
+        var engine = RecommendationEngine()
+        for k in 0..<3_000 {
+            engine.learn(
+                Event(
+                    type: .view,
+                    user: "u\(k % 1_500)",
+                    item: "i\(k % 50)",
+                    timestamp: EventTime(milliseconds: 1_700_000_000_000 + Int64(k) * 1_000)
+                )
+            )
+        }
+        let exact = engine.userStates.reduce(0) { $0 + RecommendationEngine.bytes(of: $1) }
+        #expect(engine.memoryEstimate(sample: 10_000).userRecords == exact)
+        let sampled = engine.memoryEstimate(sample: 100).userRecords
+        // Every user here has the same shape (two views), so a sample of any size gives the same average.
+        #expect(abs(sampled - exact) <= exact / 100)
+        let estimate = engine.memoryEstimate()
+        #expect(estimate.embeddings == (1_500 + 50) * 64 * MemoryLayout<Float>.stride)
+        #expect(estimate.cooccurrence > 0, "users who viewed two items paired them")
+        #expect(estimate.userIndex == engine.userIndexBytes)
+        let empty = RecommendationEngine().memoryEstimate()
+        #expect(empty.userRecords == 0 && empty.embeddings == 0 && empty.cooccurrence == 0)
+    }
 }

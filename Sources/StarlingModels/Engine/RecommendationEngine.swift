@@ -151,6 +151,50 @@ public struct RecommendationEngine: Recommender, Sendable {
     /// Bytes held by the user-id index (for memory accounting).
     public var userIndexBytes: Int { self.userIndex.memoryBytes }
 
+    /// Approximate bytes held by each of the engine's stores (for `/metrics`), cheap enough to compute under the read
+    /// lock at every scrape: the users' records are measured on an evenly spaced sample of at most `sample` users and
+    /// extrapolated; arrays count by capacity, not including the allocator's own overhead.
+    public struct MemoryEstimate: Sendable, Hashable {
+        /// The users' records: models' state, profile and history (without the embedding rows).
+        public var userRecords: Int
+        /// The embedding rows of users and items.
+        public var embeddings: Int
+        /// The items' co-occurrence neighbour lists.
+        public var cooccurrence: Int
+        /// The user-id index.
+        public var userIndex: Int
+    }
+
+    /// See ``MemoryEstimate``.
+    public func memoryEstimate(sample: Int = 1_000) -> MemoryEstimate {
+        let step = max(1, self.users.count / max(1, sample))
+        var sampled = 0
+        var sampledBytes = 0
+        var index = 0
+        while index < self.users.count {
+            sampledBytes += Self.bytes(of: self.users[index])
+            sampled += 1
+            index += step
+        }
+        let userRecords = sampled == 0 ? 0 : Int(Double(sampledBytes) / Double(sampled) * Double(self.users.count))
+        let dimensions = self.configuration.factors.dimensions
+        let neighbourEntries = self.cooccurrence.neighbours.reduce(0) { $0 + $1.count }
+        return MemoryEstimate(
+            userRecords: userRecords,
+            embeddings: (self.users.count + self.itemCount) * dimensions * MemoryLayout<Float>.stride,
+            cooccurrence: self.cooccurrence.neighbours.count * MemoryLayout<CooccurrenceModel.Neighbours>.stride
+                + neighbourEntries * (MemoryLayout<Int32>.stride + MemoryLayout<Float>.stride),
+            userIndex: self.userIndexBytes
+        )
+    }
+
+    /// One user's record: its fixed part, its arrays by capacity and its packed history.
+    public static func bytes(of state: UserState) -> Int {
+        func array<T>(_ values: [T]) -> Int { values.capacity == 0 ? 0 : 32 + values.capacity * MemoryLayout<T>.stride }
+        return MemoryLayout<UserState>.stride + array(state.seen) + array(state.recent) + array(state.disliked)
+            + state.historyBytes
+    }
+
     /// The dense id of `key`, creating it.
     public mutating func internItem(_ key: ItemKey) -> Int32 {
         self.internItem(named: key.name)
