@@ -971,8 +971,7 @@ components:
       minLength: 1
       maxLength: 256
       description: |
-        1–256 characters (counted as grapheme clusters: at most 256 code points always passes) and at most 1,024
-        bytes of UTF-8.
+        1–256 characters, counted as Unicode code points (as `maxLength` counts them).
 
     Timestamp:
       description: |

@@ -38,6 +38,7 @@ struct EventValidatorTests {
         InvalidCase(name: "user empty", json: #"{"type": "view", "user": "", "item": "i"}"#, field: "user", message: "must not be empty"),
         InvalidCase(name: "user 257 characters", json: #"{"type": "view", "user": "\#(longString257)", "item": "i"}"#, field: "user", message: "must be at most 256 characters, found 257"),
         InvalidCase(name: "user one character of 1201 bytes", json: #"{"type": "navigate", "user": "\#(heavyGrapheme)"}"#, field: "user", message: "must be at most 1024 bytes of UTF-8, found 1201"),
+        InvalidCase(name: "user of 300 code points in one grapheme", json: #"{"type": "navigate", "user": "a\#(String(repeating: "\u{301}", count: 299))"}"#, field: "user", message: "must be at most 256 characters, found 300"),
         InvalidCase(name: "item one character of 1201 bytes", json: #"{"type": "view", "user": "u", "item": "\#(heavyGrapheme)"}"#, field: "item", message: "must be at most 1024 bytes of UTF-8, found 1201"),
         InvalidCase(name: "user not a string", json: #"{"type": "view", "user": 12, "item": "i"}"#, field: "user", message: "must be a string, found a number"),
         InvalidCase(name: "user null", json: #"{"type": "view", "user": null, "item": "i"}"#, field: "user", message: "must be a string, found null"),

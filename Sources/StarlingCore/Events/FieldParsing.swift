@@ -10,13 +10,15 @@ package enum FieldParsing {
         }
         // Count characters only when the byte count leaves doubt: ASCII ids are the common case.
         let bytes = string.utf8.count
-        // Characters are grapheme clusters, and one can hold any number of combining marks: bound the bytes too,
-        // at four per character (the longest scalar), so that a short id is also small in memory and in the log.
+        // At most four bytes per character (the longest scalar); checked first, so that a huge id is refused
+        // without walking it.
         let maxBytes = 4 * maxLength
         guard bytes <= maxBytes else {
             throw EventValidationError(field: field, "must be at most \(maxBytes) bytes of UTF-8, found \(bytes)")
         }
-        let length = bytes <= maxLength ? bytes : string.count
+        // Characters are Unicode code points, as JSON Schema's maxLength (and the API's OpenAPI document) counts
+        // them: a grapheme with many combining marks or emoji modifiers counts each of them.
+        let length = bytes <= maxLength ? bytes : string.unicodeScalars.count
         guard length >= 1 else { throw EventValidationError(field: field, "must not be empty") }
         guard length <= maxLength else {
             throw EventValidationError(field: field, "must be at most \(maxLength) characters, found \(length)")
