@@ -1,3 +1,4 @@
+public import Logging
 public import StarlingCore
 
 /// Validates, enriches, de-duplicates and durably appends batches of events: the work behind `POST /v1/events`.
@@ -56,7 +57,15 @@ public struct IngestService<Log: EventLog>: Sendable {
     }
 
     /// Ingests already decoded entries.
-    public func ingest(_ entries: [IngestBatchDecoder.Entry], receivedAt: EventTime) async throws -> Result {
+    ///
+    /// - Parameter logger: The request's logger (carrying its trace and request ids): the append to the log, embedded
+    ///   or Kafka, is logged with it at `trace`, and a failed append at `debug`, so a request can be followed into its
+    ///   log append.
+    public func ingest(
+        _ entries: [IngestBatchDecoder.Entry],
+        receivedAt: EventTime,
+        logger: Logger? = nil
+    ) async throws -> Result {
         if let backlog = self.backlog, !(await backlog.admit(events: entries.count)) {
             throw EventLogError.overloaded(backlog: backlog.lag())
         }
@@ -94,12 +103,25 @@ public struct IngestService<Log: EventLog>: Sendable {
             return result
         }
         let positions: [LogPosition]
+        let started = ContinuousClock.now
         do {
             positions = try await self.log.append(appends)
         } catch {
             for id in reserved { self.deduplication.release(id) }
+            logger?.debug(
+                "Event log append failed",
+                metadata: ["starling.log.records": "\(appends.count)", "starling.log.error": "\(error)"]
+            )
             throw error
         }
+        logger?.trace(
+            "Event log append",
+            metadata: [
+                "starling.log.records": "\(appends.count)",
+                "starling.log.duration_ms": "\(Double((ContinuousClock.now - started).wholeNanoseconds) / 1e6)",
+                "starling.log.kind": "\(Log.self)",
+            ]
+        )
         for id in reserved { self.deduplication.commit(id) }
         for sink in self.sinks { await sink.acknowledged(appends, at: positions) }
         result.accepted = appends.count

@@ -102,6 +102,10 @@ struct RequestTracingTests {
         #expect(answered.level == "debug")
         #expect(answered.metadata["http.route"] as? String == "/v1/events")
         #expect(answered.metadata["http.status"] as? String == "200")
+        // The events' append to the log is on the request's trace too (with Kafka, its produce and delivery).
+        let append = try #require(ingestLines.first { $0.message == "Event log append" })
+        #expect(append.level == "trace")
+        #expect(append.metadata["starling.log.records"] as? String != nil)
         let redisCommand = try #require(withTrace(readTrace, lines).first { $0.message == "Redis command" })
         #expect(redisCommand.level == "trace")
         #expect(redisCommand.metadata["starling.redis.endpoint"] as? String == "127.0.0.1:\(redis.port)")

@@ -69,7 +69,7 @@ public struct IngestController<Log: EventLog>: Sendable {
         }
         let result: IngestService<Log>.Result
         do {
-            result = try await self.ingest.ingest(entries, receivedAt: receivedAt)
+            result = try await self.ingest.ingest(entries, receivedAt: receivedAt, logger: context.logger)
         } catch let error as EventLogError where error == .diskFull("") {
             // Nothing of the batch was stored; the log takes appends again as soon as space is freed. The log says so
             // once when the disk fills and once when it has room again: one line per refused request would flood it.
