@@ -57,15 +57,25 @@ public final class AcknowledgedEvents: AcknowledgementSink {
 
     /// Records the positions of acknowledged records (synchronously), except those the processor has already passed.
     public func record(_ appends: [LogAppend], at positions: [LogPosition]) {
-        for (user, userMarks) in Self.marks(of: appends, at: positions) {
-            self.shard(user).withLock { table in
-                // Read under the shard lock: a processor that passed the mark before this read is seen here; one
-                // that passes it after will find the mark when it drops its slice's users (it takes this lock).
+        for (index, marks) in self.byShard(Self.marks(of: appends, at: positions), key: \.key) {
+            self.shards[index].withLock { table in
+                // Read under the shard lock: a processor that passed a mark before this read is seen here; one that
+                // passes it after will find the mark when it drops its slice's users (it takes this lock).
                 let applied = self.visibility.withLock { $0.applied }
-                guard !Self.covers(applied, userMarks) else { return }
-                table[user, default: [:]].merge(userMarks) { max($0, $1) }
+                for (user, userMarks) in marks where !Self.covers(applied, userMarks) {
+                    table[user, default: [:]].merge(userMarks) { max($0, $1) }
+                }
             }
         }
+    }
+
+    /// `elements` grouped by the shard of their user (`key`), shards without any left out.
+    private func byShard<Element>(_ elements: some Sequence<Element>, key: (Element) -> String) -> [(Int, [Element])] {
+        var groups: [Int: [Element]] = [:]
+        for element in elements {
+            groups[StableHash.partition(for: key(element), count: self.shards.count), default: []].append(element)
+        }
+        return groups.map { ($0.key, $0.value) }
     }
 
     /// Per user (the records' key), the position just past their last record in each partition of the batch.
@@ -116,14 +126,10 @@ public final class AcknowledgedEvents: AcknowledgementSink {
 
     /// Drops the marks of `users` that the applied positions cover.
     private func drop(_ users: some Sequence<String>) {
-        var byShard: [[String]] = []
-        for user in users {
-            if byShard.isEmpty { byShard = Array(repeating: [], count: self.shards.count) }
-            byShard[StableHash.partition(for: user, count: self.shards.count)].append(user)
-        }
-        guard !byShard.isEmpty else { return }
+        let groups = self.byShard(users, key: { $0 })
+        guard !groups.isEmpty else { return }
         let applied = self.visibility.withLock { $0.applied }
-        for (index, users) in byShard.enumerated() where !users.isEmpty {
+        for (index, users) in groups {
             self.shards[index].withLock { table in
                 for user in users {
                     if let marks = table[user], Self.covers(applied, marks) { table[user] = nil }

@@ -1,11 +1,10 @@
 """What the headless-Chromium checks share: waiting on a condition, a free loopback port, a browser."""
 
+import shutil
 import socket
 import time
 
 from selenium import webdriver
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
 
 
 def wait_until(what, condition, timeout=60.0, interval=0.05):
@@ -25,11 +24,15 @@ def free_port():
         return s.getsockname()[1]
 
 
-def chrome(window="1200,900"):
+def chrome(width=1200, height=900):
     """Headless Chromium (Debian's chromium and chromium-driver) that keeps the browser console's messages."""
-    options = Options()
-    for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                     f"--window-size={window}"]:
+    options = webdriver.ChromeOptions()
+    for argument in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     f"--window-size={width},{height}", "--hide-scrollbars"]:
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    if binary:
+        options.binary_location = binary
+    driver_path = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+    return webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=driver_path))

@@ -22,7 +22,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,14 +30,10 @@ import time
 import urllib.error
 import urllib.request
 
-from selenium import webdriver
 from selenium.webdriver.common.by import By
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "browser.d"))
+from support import chrome, free_port  # noqa: E402
 
 
 class Server:
@@ -138,16 +133,7 @@ class Traffic(threading.Thread):
 
 
 def browser(width=1280, height=1250):
-    options = webdriver.ChromeOptions()
-    for argument in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     f"--window-size={width},{height}", "--hide-scrollbars"]:
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    binary = shutil.which("chromium") or shutil.which("chromium-browser")
-    if binary:
-        options.binary_location = binary
-    driver_path = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-    return webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=driver_path))
+    return chrome(width, height)
 
 
 def wait_for(what, condition, timeout=30):

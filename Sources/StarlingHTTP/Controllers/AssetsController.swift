@@ -30,8 +30,7 @@ public struct AssetsController: Sendable {
             self.body = ByteBuffer(bytes: bytes)
             self.contentType = contentType
             self.cacheControl = cacheControl
-            let digest = SHA256.hash(data: bytes).prefix(16).map { String($0, radix: 16).leftPadded(to: 2) }.joined()
-            self.etag = "\"\(digest)\""
+            self.etag = "\"\(SHA256.hash(data: bytes).prefix(16).hexadecimal)\""
         }
     }
 
@@ -69,11 +68,5 @@ public struct AssetsController: Sendable {
             return Response(status: .notModified, headers: headers)
         }
         return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: asset.body))
-    }
-}
-
-extension String {
-    fileprivate func leftPadded(to width: Int) -> String {
-        String(repeating: "0", count: max(0, width - self.count)) + self
     }
 }

@@ -142,10 +142,7 @@ public struct APIKeys: Sendable {
 
     /// The SHA-256 of `key` as 64 lowercase hexadecimal digits.
     public static func sha256(of key: some StringProtocol) -> String {
-        SHA256.hash(data: Array(key.utf8)).map { byte in
-            let digits = Array("0123456789abcdef".utf8)
-            return String(decoding: [digits[Int(byte >> 4)], digits[Int(byte & 0x0f)]], as: UTF8.self)
-        }.joined()
+        SHA256.hash(data: Array(key.utf8)).hexadecimal
     }
 
     /// A new random key: `sk_` (secret) or `pk_` (publishable) and 43 characters of base64url (256 bits from the
@@ -225,5 +222,18 @@ public struct APIKeysError: Error, Hashable, Sendable, CustomStringConvertible {
 
     public init(_ description: String) {
         self.description = description
+    }
+}
+
+extension Sequence<UInt8> {
+    /// The bytes as lowercase hexadecimal digits, two per byte.
+    var hexadecimal: String {
+        let digits = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = []
+        for byte in self {
+            text.append(digits[Int(byte >> 4)])
+            text.append(digits[Int(byte & 0x0f)])
+        }
+        return String(decoding: text, as: UTF8.self)
     }
 }
